@@ -1,0 +1,222 @@
+"""What the training scripts share: the command-line flags, new runs and resumed runs, and one-line errors.
+
+A training script describes its data set with a `TrainingScript` (defaults, extra flags, how to build the
+model config, how to load the data) and calls `main(script)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import ACTIVATIONS, INITIALISATIONS, ConfigError, ModelConfig, RunConfig, TrainConfig
+from .data.common import DataError
+from .run_folder import (RunFolderError, create_run_folder, list_checkpoints, load_run_config, record_command,
+                         write_run_files)
+from .tf_setup import import_tensorflow
+
+# Errors whose message is shown to the user as one line (no traceback), exit code 2.
+USER_ERRORS = (ConfigError, DataError, RunFolderError)
+
+# Flags that only change logging or where the data are read from; a resumed run may change them.
+LOOP_FLAGS = ("log_every", "checkpoint_every", "scalars_every", "keep_checkpoints", "stop_after")
+RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a bad argument gives a single line on stderr (and exit code 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+@dataclass
+class TrainingScript:
+    """One data set's training script."""
+
+    dataset: str
+    description: str
+    defaults: dict  # flag -> default value (every flag of the script)
+    build_model_config: Callable[[dict], ModelConfig]
+    load_data: Callable[[dict, int], object]  # (data options, validation size) -> training.TrainingData
+    data_options: Callable[[dict], dict]  # flag values -> the data options stored in config.json
+    add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    epilog: str = ""
+
+
+COMMON_DEFAULTS = dict(
+    batch_size=128, lr_d=1e-4, lr_g=5e-4, beta1_g=0.5, beta1_d=0.5, num_z=16, d_activation="elu",
+    g_activation="elu", e_activation="elu", lr_red=5.0, max_iter=30000, seed=12345, info_weight=1.0,
+    init="original", data_dir=None, log_dir="log_dir", log_every=5000, checkpoint_every=10000,
+    scalars_every=100, keep_checkpoints=2, stop_after=None,
+)
+
+
+def build_parser(script: TrainingScript) -> argparse.ArgumentParser:
+    d = script.defaults
+    parser = OneLineErrorParser(
+        prog=f"train_{script.dataset}.py", description=script.description, epilog=script.epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    # Every flag defaults to None so that we can tell which ones the user gave (for --resume).
+    opt = parser.add_argument_group("optimisation (defaults: the paper's)")
+    opt.add_argument("--batch_size", type=positive_int, help=f"images per iteration (default {d['batch_size']})")
+    opt.add_argument("--lr_d", type=positive_float, help=f"Adam learning rate of D (default {d['lr_d']})")
+    opt.add_argument("--lr_g", type=positive_float,
+                     help=f"Adam learning rate of G and E, one optimiser for both (default {d['lr_g']})")
+    opt.add_argument("--beta1_d", type=unit_interval, help=f"Adam beta1 of D (default {d['beta1_d']})")
+    opt.add_argument("--beta1_g", type=unit_interval, help=f"Adam beta1 of G and E (default {d['beta1_g']})")
+    opt.add_argument("--lr_red", type=positive_float,
+                     help=f"learning rates decay (polynomial, power 0.5) to lr / lr_red by the last iteration "
+                          f"(default {d['lr_red']})")
+    opt.add_argument("--max_iter", type=positive_int, help=f"training iterations (default {d['max_iter']})")
+    opt.add_argument("--seed", type=int, help=f"seed of every random draw (default {d['seed']})")
+    opt.add_argument("--info_weight", type=non_negative_float,
+                     help=f"lambda, weight of the mutual-information terms in G's loss (default "
+                          f"{d['info_weight']})")
+    net = parser.add_argument_group("networks")
+    net.add_argument("--num_z", type=positive_int, help=f"size of the noise vector z (default {d['num_z']})")
+    for role, name in (("d", "D"), ("g", "G"), ("e", "E")):
+        net.add_argument(f"--{role}_activation", choices=ACTIVATIONS,
+                         help=f"activation of {name}'s hidden layers (default {d[role + '_activation']})")
+    net.add_argument("--init", choices=INITIALISATIONS,
+                     help="weight initialisation of D and E: 'original' reproduces the original code "
+                          "(stddev sqrt(2 / kernel height) for convolutions), 'he' is true He "
+                          f"initialisation, sqrt(2 / fan_in) (default {d['init']})")
+    script.add_arguments(parser)
+    run = parser.add_argument_group("data, logging and checkpoints")
+    run.add_argument("--data_dir", help="folder with the data set files (default: "
+                     + (d["data_dir"] or "the download cache") + ")")
+    run.add_argument("--log_dir", help=f"runs are written to LOG_DIR/{script.dataset}/{script.dataset}_<timestamp> "
+                                       f"(default {d['log_dir']})")
+    run.add_argument("--log_every", type=positive_int,
+                     help=f"iterations between figures and the printed losses (default {d['log_every']})")
+    run.add_argument("--scalars_every", type=positive_int,
+                     help=f"iterations between TensorBoard scalars (default {d['scalars_every']})")
+    run.add_argument("--checkpoint_every", type=positive_int,
+                     help=f"iterations between checkpoints; the last iteration is always saved "
+                          f"(default {d['checkpoint_every']})")
+    run.add_argument("--keep_checkpoints", type=positive_int,
+                     help=f"how many of the newest checkpoints to keep (default {d['keep_checkpoints']})")
+    run.add_argument("--stop_after", type=positive_int, metavar="N",
+                     help="stop after iteration N with a checkpoint, without finishing the schedule (the "
+                          "learning rates still decay over --max_iter); continue later with --resume")
+    run.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue the run in RUN_DIR from its last checkpoint, with its saved settings")
+    return parser
+
+
+def build_run(script: TrainingScript, flags: dict) -> RunConfig:
+    """The RunConfig that the flag values describe (validated)."""
+    train = TrainConfig(batch_size=flags["batch_size"], lr_d=flags["lr_d"], lr_g=flags["lr_g"],
+                        beta1_d=flags["beta1_d"], beta1_g=flags["beta1_g"], lr_red=flags["lr_red"],
+                        max_iter=flags["max_iter"], info_weight=flags["info_weight"], seed=flags["seed"])
+    train.validate()
+    model = script.build_model_config(flags)
+    model.validate()
+    loop = {name: flags.get(name) for name in LOOP_FLAGS}
+    return RunConfig(model=model, train=train, data=script.data_options(flags), loop=loop, flags=flags)
+
+
+def _resumed_run(script: TrainingScript, run_dir: str, given: dict) -> RunConfig:
+    saved = load_run_config(run_dir)
+    if saved.model.dataset != script.dataset:
+        raise RunFolderError(f"{run_dir} is a {saved.model.dataset} run, not a {script.dataset} run")
+    changed = [name for name, value in given.items()
+               if name not in RESUMABLE_FLAGS and name != "resume" and saved.flags.get(name) != value]
+    if changed:
+        name = changed[0]
+        raise ConfigError(f"--resume continues a run with its saved settings, but --{name} {given[name]} "
+                          f"differs from the run's {saved.flags.get(name)} (only "
+                          f"{', '.join('--' + f for f in RESUMABLE_FLAGS)} may change)")
+    saved_flags = {k: v for k, v in saved.flags.items() if k != "stop_after"}  # a stop applies once
+    flags = {**script.defaults, **saved_flags, **given}
+    flags.pop("resume", None)
+    run = build_run(script, flags)
+    if (run.model, run.train) != (saved.model, saved.train):
+        raise ConfigError(f"the settings in {run_dir}/config.json do not match its flags; resume refused")
+    return run
+
+
+def main(script: TrainingScript, argv=None) -> int:
+    """Parse the flags, then train a new run or resume one. Returns the exit code."""
+    parser = build_parser(script)
+    args = parser.parse_args(argv)
+    given = {name: value for name, value in vars(args).items() if value is not None}
+    try:
+        # Everything that can be wrong with the input is checked before TensorFlow is imported.
+        if args.resume:
+            run_dir = Path(args.resume).expanduser()
+            run = _resumed_run(script, args.resume, given)
+            if not list_checkpoints(run_dir):
+                raise RunFolderError(f"{run_dir} has no checkpoint to resume from")
+        else:
+            run = build_run(script, {**script.defaults, **given})
+        data = script.load_data(run.data, run.train.validation_size)
+        if args.resume:
+            record_command(run_dir)
+        else:
+            run_dir = create_run_folder(run.flags["log_dir"], script.dataset)
+            write_run_files(run_dir, run, run.flags)
+        print(f"Run folder: {run_dir}", flush=True)
+        import_tensorflow()
+        from .training import LoopSettings, train
+        from .checkpoints import CheckpointError
+        try:
+            train(run, data, run_dir, LoopSettings(**run.loop), resume=bool(args.resume))
+        except CheckpointError as err:
+            raise RunFolderError(str(err)) from None
+    except USER_ERRORS as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if run.loop.get("stop_after") and run.loop["stop_after"] < run.train.max_iter:
+        print(f"Stopped after iteration {run.loop['stop_after']}. Continue with: "
+              f"python code/train_{script.dataset}.py --resume {run_dir}", flush=True)
+    else:
+        print(f"Done. Evaluate with: python evaluate_model.py --model_dir {run_dir} --evaluate", flush=True)
+    return 0

@@ -1,0 +1,229 @@
+"""Configuration of a run: the network layout (`ModelConfig`) and the optimisation (`TrainConfig`).
+
+Both are frozen dataclasses. A run folder stores them as `config.json`; `evaluate_model.py` and `--resume`
+rebuild the networks from that file alone, so nothing about a run's architecture lives only in a script.
+
+`mnist_model_config()` is table 1 of the paper's supplementary material (see `architectures/mnist.md`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ACTIVATIONS = ("elu", "relu", "lrelu")
+INITIALISATIONS = ("original", "he")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used (the message is meant for the user)."""
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One convolution (or transposed convolution) followed by batch norm and an activation.
+
+    `noise_std` > 0 adds Gaussian noise after the activation while training (discriminator only).
+    """
+
+    filters: int
+    kernel: int
+    stride: int
+    noise_std: float = 0.0
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    """One dense layer followed by batch norm, an activation and optional Gaussian noise."""
+
+    units: int
+    noise_std: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build G, E and D for one data set.
+
+    The latent code fed to G is concat(z, c) with c = (one-hot categorical variables..., continuous values).
+    """
+
+    dataset: str
+    image_shape: tuple[int, int, int]
+    # latent code
+    z_dim: int
+    categorical_dims: tuple[int, ...]
+    continuous_dim: int
+    # generator: dense -> reshape -> transposed convolutions; the last one has no BN and a sigmoid
+    generator_reshape: tuple[int, int, int]
+    generator_convs: tuple[ConvLayer, ...]
+    # encoder: convolutions -> dense -> heads (z: tanh, each categorical: softmax, continuous: linear)
+    encoder_convs: tuple[ConvLayer, ...]
+    encoder_dense: DenseLayer
+    # discriminator: an image branch and a latent branch, joined by dense layers, sigmoid output
+    disc_image_convs: tuple[ConvLayer, ...]
+    disc_image_dense: DenseLayer
+    disc_latent_convs: tuple[ConvLayer, ...]
+    disc_latent_dense: DenseLayer
+    disc_joint_dense: tuple[DenseLayer, ...]
+    g_activation: str = "elu"
+    e_activation: str = "elu"
+    d_activation: str = "elu"
+    # "original": the original code's init for D and E (see networks.OriginalHeNormal); "he": true He init
+    initialisation: str = "original"
+    bn_momentum: float = 0.999  # TF1 contrib batch_norm "decay"
+    bn_epsilon: float = 1e-3
+
+    @property
+    def categorical_total(self) -> int:
+        return sum(self.categorical_dims)
+
+    @property
+    def c_dim(self) -> int:
+        return self.categorical_total + self.continuous_dim
+
+    @property
+    def latent_dim(self) -> int:
+        """Length of G's input and of E's output: z, then the categorical one-hots, then continuous."""
+        return self.z_dim + self.c_dim
+
+    def validate(self) -> None:
+        if self.z_dim <= 0:
+            raise ConfigError(f"num_z must be positive, got {self.z_dim}")
+        if self.continuous_dim < 0:
+            raise ConfigError(f"the number of continuous variables must not be negative, got "
+                              f"{self.continuous_dim}")
+        if not self.categorical_dims:
+            raise ConfigError("at least one categorical variable is needed")
+        if any(d < 2 for d in self.categorical_dims):
+            raise ConfigError(f"each categorical variable needs at least 2 values, got "
+                              f"{list(self.categorical_dims)}")
+        for role, name in (("g", self.g_activation), ("e", self.e_activation), ("d", self.d_activation)):
+            if name not in ACTIVATIONS:
+                raise ConfigError(
+                    f"unknown {role}_activation '{name}'; choose one of {', '.join(ACTIVATIONS)}")
+        if self.initialisation not in INITIALISATIONS:
+            raise ConfigError(f"unknown initialisation '{self.initialisation}'; "
+                              f"choose one of {', '.join(INITIALISATIONS)}")
+        h, w, _ = self.generator_reshape
+        for layer in self.generator_convs:
+            h, w = h * layer.stride, w * layer.stride
+        if (h, w) != tuple(self.image_shape[:2]):
+            raise ConfigError(f"the generator makes {h}x{w} images but the data are "
+                              f"{self.image_shape[0]}x{self.image_shape[1]}")
+        if self.generator_convs[-1].filters != self.image_shape[2]:
+            raise ConfigError("the generator's last layer must have as many maps as the images have channels")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (defaults: the paper's MNIST run)."""
+
+    batch_size: int = 128
+    lr_d: float = 1e-4
+    lr_g: float = 5e-4  # one optimiser updates G and E together
+    beta1_d: float = 0.5
+    beta1_g: float = 0.5
+    adam_epsilon: float = 1e-8
+    lr_red: float = 5.0  # learning rates decay polynomially (power 0.5) to lr / lr_red
+    max_iter: int = 30000
+    info_weight: float = 1.0  # lambda, the weight of the mutual-information terms in G's loss
+    seed: int = 12345
+    validation_size: int = 5000
+
+    def validate(self) -> None:
+        for name in ("batch_size", "max_iter"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("lr_d", "lr_g", "lr_red"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("beta1_d", "beta1_g"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.info_weight < 0:
+            raise ConfigError(f"info_weight must not be negative, got {self.info_weight}")
+
+
+def mnist_model_config(**overrides) -> ModelConfig:
+    """Table 1 (MNIST): z 16, one categorical variable with 10 values, 2 continuous variables."""
+    base = ModelConfig(
+        dataset="mnist",
+        image_shape=(28, 28, 1),
+        z_dim=16,
+        categorical_dims=(10,),
+        continuous_dim=2,
+        generator_reshape=(7, 7, 64),
+        generator_convs=(ConvLayer(128, 4, 2), ConvLayer(64, 4, 1), ConvLayer(1, 4, 2)),
+        encoder_convs=(ConvLayer(32, 3, 1), ConvLayer(64, 3, 2), ConvLayer(128, 3, 2)),
+        encoder_dense=DenseLayer(1024),
+        disc_image_convs=(ConvLayer(64, 3, 2, noise_std=0.3), ConvLayer(128, 3, 2, noise_std=0.5)),
+        disc_image_dense=DenseLayer(512, noise_std=0.5),
+        disc_latent_convs=(ConvLayer(64, 1, 1, noise_std=0.3), ConvLayer(128, 1, 1, noise_std=0.5)),
+        disc_latent_dense=DenseLayer(512, noise_std=0.5),
+        disc_joint_dense=(DenseLayer(1024, noise_std=0.5),),
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# JSON round trip (the run folder's config.json)
+
+def _layer_from_dict(d: dict):
+    return ConvLayer(**d) if "kernel" in d else DenseLayer(**d)
+
+
+def model_config_from_dict(d: dict) -> ModelConfig:
+    d = dict(d)
+    for key in ("image_shape", "categorical_dims", "generator_reshape"):
+        d[key] = tuple(d[key])
+    for key in ("generator_convs", "encoder_convs", "disc_image_convs", "disc_latent_convs",
+                "disc_joint_dense"):
+        d[key] = tuple(_layer_from_dict(x) for x in d[key])
+    for key in ("encoder_dense", "disc_image_dense", "disc_latent_dense"):
+        d[key] = _layer_from_dict(d[key])
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = set(d) - known
+    if unknown:
+        raise ConfigError(f"config.json has unknown model fields: {', '.join(sorted(unknown))}")
+    return ModelConfig(**d)
+
+
+def train_config_from_dict(d: dict) -> TrainConfig:
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(d) - known
+    if unknown:
+        raise ConfigError(f"config.json has unknown training fields: {', '.join(sorted(unknown))}")
+    return TrainConfig(**d)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What config.json holds: the model, the optimisation and where the data came from."""
+
+    model: ModelConfig
+    train: TrainConfig
+    data: dict = field(default_factory=dict)  # data-set options (folder, crop, ...)
+    loop: dict = field(default_factory=dict)  # logging and checkpoint intervals (training.LoopSettings)
+    flags: dict = field(default_factory=dict)  # the command-line values the run was made from
+
+    def to_json(self) -> str:
+        return json.dumps({"model": dataclasses.asdict(self.model), "train": dataclasses.asdict(self.train),
+                           "data": self.data, "loop": self.loop, "flags": self.flags}, indent=2)
+
+    @staticmethod
+    def from_json(text: str) -> "RunConfig":
+        d = json.loads(text)
+        return RunConfig(model=model_config_from_dict(d["model"]), train=train_config_from_dict(d["train"]),
+                         data=d.get("data", {}), loop=d.get("loop", {}), flags=d.get("flags", {}))
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(self.to_json() + "\n")
+
+    @staticmethod
+    def load(path: Path) -> "RunConfig":
+        try:
+            return RunConfig.from_json(Path(path).read_text())
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise ConfigError(f"{path} is not a valid run config ({err})") from None

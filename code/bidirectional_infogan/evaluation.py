@@ -1,0 +1,116 @@
+"""How well a categorical code classifies labelled data: mappings from codes to labels and clustering scores.
+
+All functions take integer arrays: `codes` (the argmax of a categorical variable) and `labels`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+
+def contingency(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_labels: int) -> np.ndarray:
+    """counts[c, l] = number of samples with code c and label l."""
+    counts = np.zeros((n_codes, n_labels), dtype=np.int64)
+    np.add.at(counts, (np.asarray(codes), np.asarray(labels)), 1)
+    return counts
+
+
+def hungarian_mapping(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_labels: int) -> dict[int, int]:
+    """The one-to-one code -> label mapping with the most correctly labelled samples (Hungarian algorithm).
+
+    With more codes than labels, the codes left over map to -1 (counted as wrong).
+    """
+    counts = contingency(codes, labels, n_codes, n_labels)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    mapping = {code: -1 for code in range(n_codes)}
+    mapping.update({int(r): int(c) for r, c in zip(rows, cols)})
+    return mapping
+
+
+def encodings_from_mapping(mapping: dict[int, int], n_labels: int) -> list[int]:
+    """The original's encodings.txt form: entry i is the code that stands for label i."""
+    inverse = {label: code for code, label in mapping.items() if label >= 0}
+    return [inverse[label] for label in range(n_labels)]
+
+
+def mapping_from_encodings(encodings: list[int]) -> dict[int, int]:
+    """encodings.txt form (entry i = code of label i) -> code -> label."""
+    return {code: label for label, code in enumerate(encodings)}
+
+
+def apply_mapping(codes: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
+    lookup = np.full(max(mapping) + 1, -1, dtype=np.int64)
+    for code, label in mapping.items():
+        lookup[code] = label
+    return lookup[np.asarray(codes)]
+
+
+def accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.asarray(predictions) == np.asarray(labels)))
+
+
+def purity(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_labels: int) -> float:
+    """Fraction of samples whose label is the most common label of their code (codes may share labels)."""
+    counts = contingency(codes, labels, n_codes, n_labels)
+    return float(counts.max(axis=1).sum() / counts.sum())
+
+
+def _entropy(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def normalized_mutual_information(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_labels: int) -> float:
+    """I(code; label) / mean(H(code), H(label)) (arithmetic normalisation, as scikit-learn's default)."""
+    counts = contingency(codes, labels, n_codes, n_labels).astype(np.float64)
+    total = counts.sum()
+    joint = counts / total
+    p_code, p_label = joint.sum(axis=1), joint.sum(axis=0)
+    nonzero = joint > 0
+    mutual = float((joint[nonzero] * np.log(joint[nonzero] / np.outer(p_code, p_label)[nonzero])).sum())
+    h_code, h_label = _entropy(counts.sum(axis=1)), _entropy(counts.sum(axis=0))
+    if h_code == 0 and h_label == 0:
+        return 1.0
+    denominator = 0.5 * (h_code + h_label)
+    return mutual / denominator if denominator > 0 else 0.0
+
+
+def adjusted_rand_index(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_labels: int) -> float:
+    """Rand index corrected for chance (Hubert & Arabie): 1 for identical partitions, about 0 for random."""
+    counts = contingency(codes, labels, n_codes, n_labels).astype(np.float64)
+
+    def pairs(x):
+        return (x * (x - 1) / 2).sum()
+
+    index = pairs(counts)
+    rows, cols, n = pairs(counts.sum(axis=1)), pairs(counts.sum(axis=0)), pairs(np.array([counts.sum()]))
+    expected = rows * cols / n if n > 0 else 0.0
+    maximum = 0.5 * (rows + cols)
+    if maximum == expected:
+        return 1.0
+    return float((index - expected) / (maximum - expected))
+
+
+def classification_report(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_labels: int,
+                          mapping: dict[int, int]) -> dict:
+    """Accuracy under `mapping`, per-class accuracy, the confusion matrix (rows: true label, columns:
+    predicted label) and the mapping-free scores NMI, ARI and purity."""
+    predictions = apply_mapping(codes, mapping)
+    confusion = np.zeros((n_labels, n_labels), dtype=np.int64)
+    valid = predictions >= 0
+    np.add.at(confusion, (np.asarray(labels)[valid], predictions[valid]), 1)
+    per_class = []
+    for label in range(n_labels):
+        members = np.asarray(labels) == label
+        per_class.append(float(np.mean(predictions[members] == label)) if members.any() else float("nan"))
+    return {
+        "accuracy": accuracy(predictions, labels),
+        "errors": int(np.sum(predictions != np.asarray(labels))),
+        "per_class_accuracy": per_class,
+        "confusion_matrix": confusion.tolist(),
+        "nmi": normalized_mutual_information(codes, labels, n_codes, n_labels),
+        "ari": adjusted_rand_index(codes, labels, n_codes, n_labels),
+        "purity": purity(codes, labels, n_codes, n_labels),
+        "encodings": encodings_from_mapping(mapping, n_labels) if n_codes >= n_labels else None,
+    }

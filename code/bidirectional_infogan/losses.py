@@ -1,0 +1,48 @@
+"""Losses of Bidirectional-InfoGAN, as pure functions of tensors.
+
+All logarithms are ln(x + 1e-8), as in the original (it keeps log(0) finite without clipping).
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+LOG_EPSILON = 1e-8
+HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def safe_log(x):
+    return tf.math.log(x + LOG_EPSILON)
+
+
+def discriminator_loss(d_real, d_fake):
+    """-mean(log D(X, E(X)) + log(1 - D(G(z,c), (z,c))))."""
+    return -tf.reduce_mean(safe_log(d_real) + safe_log(1.0 - d_fake))
+
+
+def generator_adversarial_loss(d_real, d_fake):
+    """The adversarial part of the G/E loss, with the labels swapped: -mean(log D(fake) + log(1 - D(real)))."""
+    return -tf.reduce_mean(safe_log(d_fake) + safe_log(1.0 - d_real))
+
+
+def categorical_information_loss(true_one_hots, predicted_probabilities):
+    """Cross-entropy between the categorical codes given to G and E's softmax on G's images.
+
+    Takes lists (one entry per categorical variable); returns the sum over variables of the batch mean of
+    -sum_k c_k log(c_hat_k).
+    """
+    total = 0.0
+    for c, c_hat in zip(true_one_hots, predicted_probabilities):
+        total += tf.reduce_mean(-tf.reduce_sum(c * safe_log(c_hat), axis=1))
+    return total
+
+
+def continuous_information_loss(c, c_hat):
+    """Negative log-likelihood of c under a unit-variance Gaussian centred on E's prediction c_hat:
+    batch mean of sum_i (0.5 ln(2 pi) + 0.5 (c_i - c_hat_i)^2). A perfect prediction costs 0.5 ln(2 pi)
+    per variable."""
+    if c.shape[-1] == 0:
+        return tf.constant(0.0)
+    return tf.reduce_mean(tf.reduce_sum(HALF_LOG_2PI + 0.5 * tf.square(c - c_hat), axis=1))

@@ -1,0 +1,278 @@
+"""The training step, the training loop, checkpoints and exact resume.
+
+One iteration is the original's: one forward pass on one batch, then D and (G, E) are updated from it
+together (simultaneous, not alternating).
+
+Randomness and exact resume: the batch order, z and c of step i are pure functions of (seed, i) (numpy
+generators seeded with [seed, stream, i]), and the Gaussian-noise layers of D keep their random state in
+variables that the checkpoint saves. With TF op determinism on, a run stopped and resumed ends with exactly
+the weights of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import latent, losses, visualization
+from .config import ModelConfig, RunConfig, TrainConfig
+from .data.common import TrainingData, to_float
+from .networks import build_discriminator, build_encoder, build_generator
+from .checkpoints import CheckpointError, checkpoint_manager, restore  # noqa: F401
+from .progress import Progress
+
+# Independent random streams, each seeded with [seed, stream, index].
+LATENT_STREAM, DATA_ORDER_STREAM, FIGURE_STREAM = 1, 2, 3
+
+
+def stream_rng(seed: int, stream: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, stream, index])
+
+
+class ShuffledBatches:
+    """Batches from a stream of shuffled epochs: epoch e is a permutation drawn from (seed, e); batch i is
+    items [i*B, (i+1)*B) of the stream, so a batch may span the end of one epoch and the start of the next
+    (as TF's old tutorial reader did). A pure function of (seed, i): resuming needs only the step."""
+
+    def __init__(self, n_items: int, batch_size: int, seed: int):
+        if batch_size > n_items:
+            raise ValueError(f"batch size {batch_size} is larger than the {n_items} training images")
+        self.n_items, self.batch_size, self.seed = n_items, batch_size, seed
+        self._cache: dict[int, np.ndarray] = {}
+
+    def _epoch(self, epoch: int) -> np.ndarray:
+        if epoch not in self._cache:
+            if len(self._cache) > 2:
+                self._cache.pop(min(self._cache))
+            self._cache[epoch] = stream_rng(self.seed, DATA_ORDER_STREAM, epoch).permutation(self.n_items)
+        return self._cache[epoch]
+
+    def indices(self, batch_index: int) -> np.ndarray:
+        start = batch_index * self.batch_size
+        positions = np.arange(start, start + self.batch_size)
+        epochs, offsets = np.divmod(positions, self.n_items)
+        return np.array([self._epoch(e)[o] for e, o in zip(epochs, offsets)]) if epochs[0] != epochs[-1] \
+            else self._epoch(int(epochs[0]))[offsets]
+
+
+def random_state_variables(model: keras.Model) -> list:
+    """The state variables of the model's random layers (D's Gaussian noise). tf.train.Checkpoint does not
+    save them as part of the model, so the checkpoint lists them explicitly."""
+    return [v for v in model.variables if "seed_generator_state" in v.path]
+
+
+def learning_rate_schedule(initial: float, max_iter: int, reduction: float):
+    """Polynomial decay with power 0.5 from `initial` to `initial / reduction` over `max_iter` steps."""
+    return keras.optimizers.schedules.PolynomialDecay(
+        initial_learning_rate=initial, decay_steps=max_iter, end_learning_rate=initial / reduction, power=0.5)
+
+
+class BidirectionalInfoGAN:
+    """G, E, D, their two Adam optimisers and the compiled training step."""
+
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig):
+        self.cfg, self.train_cfg = model_cfg, train_cfg
+        keras.utils.set_random_seed(train_cfg.seed)  # weight initialisation
+        self.generator = build_generator(model_cfg)
+        self.encoder = build_encoder(model_cfg)
+        self.discriminator = build_discriminator(model_cfg, seed=train_cfg.seed)
+        self.d_optimizer = keras.optimizers.Adam(
+            learning_rate_schedule(train_cfg.lr_d, train_cfg.max_iter, train_cfg.lr_red),
+            beta_1=train_cfg.beta1_d, beta_2=0.999, epsilon=train_cfg.adam_epsilon, name="d_adam")
+        self.ge_optimizer = keras.optimizers.Adam(
+            learning_rate_schedule(train_cfg.lr_g, train_cfg.max_iter, train_cfg.lr_red),
+            beta_1=train_cfg.beta1_g, beta_2=0.999, epsilon=train_cfg.adam_epsilon, name="ge_adam")
+        # Slots are created now, in the order the step uses, so that a checkpoint restores into them.
+        self.d_optimizer.build(self.d_variables)
+        self.ge_optimizer.build(self.ge_variables)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(
+            generator=self.generator, encoder=self.encoder, discriminator=self.discriminator,
+            d_optimizer=self.d_optimizer, ge_optimizer=self.ge_optimizer, step=self.step,
+            noise_state=random_state_variables(self.discriminator))
+        self._train_step = tf.function(self._step_fn)
+        self._encode = tf.function(self._encode_fn)
+        self._generate = tf.function(self._generate_fn)
+
+    @property
+    def d_variables(self) -> list:
+        return self.discriminator.trainable_variables
+
+    @property
+    def ge_variables(self) -> list:
+        return self.generator.trainable_variables + self.encoder.trainable_variables
+
+    def _step_fn(self, images, z, c):
+        cfg = self.cfg
+        with tf.GradientTape(persistent=True) as tape:
+            code = tf.concat([z, c], axis=1)
+            fake_images = self.generator(code, training=True)
+            real_code = self.encoder(images, training=True)
+            # Two separate calls of D: batch statistics are computed per call, as in the original.
+            d_real = self.discriminator([images, real_code], training=True)
+            d_fake = self.discriminator([fake_images, code], training=True)
+            recovered = latent.split_latent(cfg, self.encoder(fake_images, training=True))
+            given = latent.split_latent(cfg, code)
+            info_cat = losses.categorical_information_loss(given.categorical, recovered.categorical)
+            info_cont = losses.continuous_information_loss(given.continuous, recovered.continuous)
+            d_loss = losses.discriminator_loss(d_real, d_fake)
+            g_loss = (losses.generator_adversarial_loss(d_real, d_fake)
+                      + self.train_cfg.info_weight * (info_cont + info_cat))
+        d_gradients = tape.gradient(d_loss, self.d_variables)
+        ge_gradients = tape.gradient(g_loss, self.ge_variables)
+        del tape
+        # Both updates use gradients from the same forward pass.
+        self.d_optimizer.apply_gradients(zip(d_gradients, self.d_variables))
+        self.ge_optimizer.apply_gradients(zip(ge_gradients, self.ge_variables))
+        self.step.assign_add(1)
+        return {"D_loss": d_loss, "G_loss": g_loss,
+                "D data accuracy": tf.reduce_mean(d_real), "D fake accuracy": tf.reduce_mean(1.0 - d_fake),
+                "c gen cont": info_cont, "c gen cat": info_cat}
+
+    def _encode_fn(self, images):
+        return self.encoder(images, training=False)
+
+    def _generate_fn(self, code):
+        return self.generator(code, training=False)
+
+    def train_step(self, images, z, c) -> dict:
+        """One iteration on float32 images in [0, 1], z (B, z_dim) and c (B, c_dim); returns the metrics."""
+        return self._train_step(tf.convert_to_tensor(images), tf.convert_to_tensor(z), tf.convert_to_tensor(c))
+
+    def learning_rates(self) -> dict:
+        return {"learning_rate/D": float(self.d_optimizer.learning_rate),
+                "learning_rate/G_E": float(self.ge_optimizer.learning_rate)}
+
+    def encode(self, images, batch_size: int = 1000) -> np.ndarray:
+        """E(x) in inference mode (moving batch-norm statistics, no noise), in batches. uint8 or float."""
+        out = []
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size]
+            chunk = to_float(np.asarray(chunk)) if np.asarray(chunk).dtype == np.uint8 else chunk
+            out.append(self._encode(tf.convert_to_tensor(chunk, tf.float32)).numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.cfg.latent_dim), np.float32)
+
+    def generate(self, codes, batch_size: int = 1000) -> np.ndarray:
+        """G(code) in inference mode, in batches."""
+        out = [self._generate(tf.convert_to_tensor(codes[s:s + batch_size], tf.float32)).numpy()
+               for s in range(0, len(codes), batch_size)]
+        return np.concatenate(out)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The loop
+
+@dataclass
+class LoopSettings:
+    log_every: int = 5000
+    checkpoint_every: int = 10000
+    scalars_every: int = 100
+    keep_checkpoints: int = 2
+    stop_after: int | None = None  # stop (with a checkpoint) after this iteration; --resume continues
+
+
+def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSettings, *, resume: bool = False,
+          out=None) -> BidirectionalInfoGAN:
+    """Train from scratch (or from the run folder's last checkpoint with `resume`) up to max_iter."""
+    out = out or sys.stdout
+    tf.config.experimental.enable_op_determinism()
+    cfg, tcfg = run.model, run.train
+    model = BidirectionalInfoGAN(cfg, tcfg)
+    manager = checkpoint_manager(model, run_dir, settings.keep_checkpoints)
+    start = 0
+    if resume:
+        if manager.latest_checkpoint is None:
+            raise CheckpointError(f"{run_dir} holds no checkpoint to resume from")
+        start = restore(model, manager.latest_checkpoint)
+        print(f"Resuming {run_dir} from iteration {start}", file=out, flush=True)
+
+    writer = tf.summary.create_file_writer(str(run_dir))
+    batches = ShuffledBatches(len(data.train_images), tcfg.batch_size, tcfg.seed)
+    last = min(tcfg.max_iter, settings.stop_after or tcfg.max_iter)
+    progress = Progress(last, start, out=out)
+    last_saved = start
+    try:
+        for step in range(start + 1, last + 1):
+            images = to_float(data.train_images[batches.indices(step - 1)])
+            z, c = latent.sample_latent(cfg, stream_rng(tcfg.seed, LATENT_STREAM, step), tcfg.batch_size)
+            metrics = model.train_step(images, z, c)
+            is_log_step = step % settings.log_every == 0
+            if is_log_step or step % settings.scalars_every == 0:
+                values = {name: float(value) for name, value in metrics.items()}
+                with writer.as_default(step=step):
+                    for name, value in {**values, **model.learning_rates()}.items():
+                        tf.summary.scalar(name, value)
+                if is_log_step:
+                    progress.message(f"Iteration: {step}; D_loss: {values['D_loss']:.4}; "
+                                     f"G_loss: {values['G_loss']:.4}")
+                    log_figures(model, writer, step, images, data.validation_images, run_dir)
+                writer.flush()
+            if step % settings.checkpoint_every == 0 or step == last:
+                path = manager.save(checkpoint_number=step)
+                last_saved = step
+                progress.message(f"Model saved in {path}")
+            progress.update(step)
+    except KeyboardInterrupt:
+        # The step counter is the truth: a step either ran completely or not at all.
+        done = int(model.step.numpy())
+        if done > last_saved:
+            path = manager.save(checkpoint_number=done)
+            progress.message(f"Interrupted: saved {path}; continue with --resume {run_dir}")
+        raise
+    finally:
+        progress.close()
+        writer.close()
+    return model
+
+
+def log_figures(model: BidirectionalInfoGAN, writer, step: int, batch_images: np.ndarray,
+                validation_images: np.ndarray, run_dir: Path) -> None:
+    """The log-step figures: generated grids and reconstructions to TensorBoard (networks in inference
+    mode), max-activating validation samples to samples_disc/ and samples_cont/."""
+    cfg = model.cfg
+    rng = stream_rng(model.train_cfg.seed, FIGURE_STREAM, step)
+    with writer.as_default(step=step):
+        for v, n in enumerate(cfg.categorical_dims):
+            images = model.generate(latent.categorical_grid_latent(cfg, rng, v))
+            tf.summary.image(f"image_categorical_{v}", visualization.image_grid(images, 10, n)[None])
+        for j in range(cfg.continuous_dim):
+            images = model.generate(latent.continuous_grid_latent(cfg, rng, j))
+            rows = cfg.categorical_dims[0]
+            tf.summary.image(f"image_continuous_{j}",
+                             visualization.image_grid(images, rows, len(latent.CONTINUOUS_SWEEP))[None])
+        originals = batch_images[:50]
+        reconstructions = model.generate(model.encode(originals))
+        tf.summary.image("image_reconstruction", visualization.pair_grid(originals, reconstructions, 5, 10)[None])
+    save_validation_samples(model, validation_images, step, run_dir)
+
+
+def save_validation_samples(model: BidirectionalInfoGAN, validation_images: np.ndarray, step: int,
+                            run_dir: Path) -> None:
+    """samples_disc/<step>_d<v>.png: row k = the 10 validation images most confidently put in category k of
+    variable v. samples_cont/<step>_c<j>.png: for each category of the first variable, the image with the
+    largest (top row) and the smallest (bottom row) value of continuous variable j."""
+    cfg = model.cfg
+    parts = latent.split_latent(cfg, model.encode(validation_images))
+    for v, probabilities in enumerate(parts.categorical):
+        chosen = visualization.most_confident_per_value(probabilities, 10)
+        grid = visualization.image_grid(visualization.pick(validation_images, chosen, 10), len(chosen), 10)
+        _save_new(Path(run_dir) / "samples_disc" / f"{step}_d{v + 1}.png", grid)
+    groups = parts.categorical[0].argmax(axis=1)
+    n_groups = cfg.categorical_dims[0]
+    for j in range(cfg.continuous_dim):
+        largest, smallest = visualization.extremes_per_value(parts.continuous[:, j], groups, n_groups)
+        cells = visualization.pick(validation_images, largest, 1) + visualization.pick(validation_images, smallest, 1)
+        # pick() gives one cell per group; lay them out as 2 rows x n_groups
+        grid = visualization.image_grid(cells, 2, n_groups)
+        _save_new(Path(run_dir) / "samples_cont" / f"{step}_c{j + 1}.png", grid)
+
+
+def _save_new(path: Path, grid) -> None:
+    """Write a PNG unless the file exists (a resumed run recomputes identical figures; keep the first)."""
+    if not path.exists():
+        visualization.save_png(path, grid)

@@ -1,0 +1,188 @@
+"""code/train_mnist.py end to end on real MNIST: the run folder contract, exact resume, and bad input."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "code"))
+import train_mnist  # noqa: E402
+
+from bidirectional_infogan import cli  # noqa: E402
+from bidirectional_infogan.run_folder import create_run_folder  # noqa: E402
+
+FAST = ["--batch_size", "32", "--max_iter", "40", "--checkpoint_every", "20", "--log_every", "20",
+        "--scalars_every", "10"]
+
+
+def run_cli(argv):
+    return cli.main(train_mnist.SCRIPT, [str(a) for a in argv])
+
+
+def only_run(log_dir: Path) -> Path:
+    runs = sorted((log_dir / "mnist").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def full_run(mnist_dir, tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("full")
+    assert run_cli(FAST + ["--data_dir", mnist_dir, "--log_dir", log_dir]) == 0
+    return only_run(log_dir)
+
+
+def event_tags(run_dir: Path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    acc.Reload()
+    return acc
+
+
+def test_run_folder_contract(full_run):
+    names = {p.name for p in full_run.iterdir()}
+    stamp = full_run.name.split("_", 1)[1]
+    assert {"config.json", f"hyperparameters_{stamp}.csv", "command.txt", "samples_disc", "samples_cont",
+            "checkpoints"} <= names
+    assert any(n.startswith("events.out.tfevents") for n in names)
+    config = json.loads((full_run / "config.json").read_text())
+    assert config["model"]["z_dim"] == 16 and config["model"]["categorical_dims"] == [10]
+    assert config["train"]["batch_size"] == 32 and config["train"]["lr_g"] == 5e-4
+    with open(full_run / f"hyperparameters_{stamp}.csv") as f:
+        rows = dict(csv.reader(f))
+    assert rows["batch_size"] == "32" and rows["d_activation"] == "elu" and rows["num continuous"] == "2"
+    assert rows["num categorical classes"] == "[10]"
+    # checkpoints every 20 iterations, the last 2 kept
+    ckpts = sorted(p.name for p in (full_run / "checkpoints").glob("*.index"))
+    assert ckpts == ["iteration-20.index", "iteration-40.index"]
+    # validation figures at every log step: 10x10 grid and 2x10 grid of 28x28 images with 1-px separators
+    for step in (20, 40):
+        disc = Image.open(full_run / "samples_disc" / f"{step}_d1.png")
+        assert disc.size == (10 * 28 + 9, 10 * 28 + 9)
+        for j in (1, 2):
+            cont = Image.open(full_run / "samples_cont" / f"{step}_c{j}.png")
+            assert cont.size == (10 * 28 + 9, 2 * 28 + 1)
+
+
+def test_tensorboard_scalars_and_images(full_run):
+    acc = event_tags(full_run)
+    tags = set(acc.Tags()["tensors"])
+    scalars = {"D_loss", "G_loss", "D data accuracy", "D fake accuracy", "c gen cont", "c gen cat",
+               "learning_rate/D", "learning_rate/G_E"}
+    assert scalars <= tags
+    assert [e.step for e in acc.Tensors("D_loss")] == [10, 20, 30, 40]
+    lr = [float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors("learning_rate/D")]
+    assert lr[0] < 1e-4 and lr[-1] == pytest.approx(1e-4 / 5, rel=1e-4)  # decayed to lr / lr_red at the end
+    images = {"image_categorical_0": (289, 289), "image_continuous_0": (289, 289),
+              "image_continuous_1": (289, 289), "image_reconstruction": (5 * 28 + 4, 20 * 28 + 19)}
+    for tag, (h, w) in images.items():
+        events = acc.Tensors(tag)
+        assert [e.step for e in events] == [20, 40], tag
+        width, height = (int(x) for x in tf.make_ndarray(events[0].tensor_proto)[:2])
+        assert (height, width) == (h, w), tag
+
+
+def _weights(prefix):
+    reader = tf.train.load_checkpoint(prefix)
+    # everything but bookkeeping: the object graph's layout and the number of saves differ legitimately
+    names = [n for n in reader.get_variable_to_shape_map()
+             if "save_counter" not in n and n != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    return {n: reader.get_tensor(n) for n in names}
+
+
+def test_resume_equals_uninterrupted_run(full_run, mnist_dir, tmp_path):
+    """20 iterations, stop, resume for 20 more: the same weights, optimiser state and noise state as 40."""
+    assert run_cli(FAST + ["--data_dir", mnist_dir, "--log_dir", tmp_path, "--stop_after", "20"]) == 0
+    run_dir = only_run(tmp_path)
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("*.index")) == ["iteration-20.index"]
+    assert run_cli(["--resume", run_dir]) == 0
+    resumed = _weights(str(run_dir / "checkpoints" / "iteration-40"))
+    straight = _weights(str(full_run / "checkpoints" / "iteration-40"))
+    assert resumed.keys() == straight.keys() and len(resumed) > 100
+    for part in ("generator/", "encoder/", "discriminator/", "d_optimizer/", "ge_optimizer/", "noise_state/",
+                 "step/"):
+        assert any(n.startswith(part) for n in straight), part
+    different = [n for n in straight if not np.array_equal(resumed[n], straight[n])]
+    assert different == []
+    assert (run_dir / "command.txt").read_text().count("\n") == 2
+
+
+def test_resume_refuses_changed_settings(full_run, capsys):
+    assert run_cli(["--resume", full_run, "--lr_d", "0.01"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--lr_d 0.01 differs from the run's 0.0001" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--max_iter", "0"], "--max_iter: must be a positive integer"),
+    (["--batch_size", "-3"], "--batch_size: must be a positive integer"),
+    (["--num_z", "x"], "'x' is not an integer"),
+    (["--d_activation", "tanh"], "invalid choice: 'tanh'"),
+    (["--lr_g", "0"], "--lr_g: must be positive"),
+])
+def test_bad_flags_give_one_line(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(argv + ["--log_dir", tmp_path])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "mnist").exists()
+
+
+def _write_bad_mnist(folder: Path, magic: int):
+    import gzip
+    import struct
+    folder.mkdir()
+    for name, m, shape in (("train-images-idx3-ubyte", 2051, (10, 28, 28)), ("train-labels-idx1-ubyte", 2049, (10,)),
+                           ("t10k-images-idx3-ubyte", 2051, (2, 28, 28)), ("t10k-labels-idx1-ubyte", 2049, (2,))):
+        header = struct.pack(">I", magic if name.startswith("train-images") else m)
+        header += b"".join(struct.pack(">I", d) for d in shape)
+        (folder / (name + ".gz")).write_bytes(gzip.compress(header + bytes(int(np.prod(shape)))))
+
+
+def test_bad_data_and_run_folders(tmp_path, capsys):
+    logs = ["--log_dir", tmp_path / "logs"]
+    cases = []
+    cases.append((["--data_dir", tmp_path / "missing"] + logs, "does not exist"))
+    (tmp_path / "empty").mkdir()
+    cases.append((["--data_dir", tmp_path / "empty"] + logs, "MNIST file(s) missing"))
+    _write_bad_mnist(tmp_path / "badmagic", magic=1234)
+    cases.append((["--data_dir", tmp_path / "badmagic"] + logs, "magic number 1234, expected 2051"))
+    (tmp_path / "notarun").mkdir()
+    cases.append((["--resume", tmp_path / "notarun"], "is not a run folder"))
+    norun = create_run_folder(tmp_path / "logs", "mnist")
+    (norun / "config.json").write_text((ROOT / "tests" / "data" / "mnist_config.json").read_text())
+    cases.append((["--resume", norun], "has no checkpoint to resume from"))
+    for argv, message in cases:
+        assert run_cli(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    # no run folder was made for the failed runs: only the one this test made itself
+    assert [p.name for p in (tmp_path / "logs" / "mnist").iterdir()] == [norun.name]
+
+
+def test_new_runs_never_reuse_a_folder(tmp_path):
+    import datetime
+    now = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    first = create_run_folder(tmp_path, "mnist", now)
+    (first / "mine.txt").write_text("keep")
+    second = create_run_folder(tmp_path, "mnist", now)
+    assert first != second and second.name.endswith("_2")
+    assert (first / "mine.txt").read_text() == "keep"
+
+
+def test_script_errors_have_no_traceback(tmp_path):
+    """As a user sees it: a separate process, one line on stderr, exit code 2."""
+    result = subprocess.run([sys.executable, str(ROOT / "code" / "train_mnist.py"), "--data_dir",
+                             str(tmp_path / "nowhere"), "--log_dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    assert "does not exist" in result.stderr
