@@ -34,3 +34,29 @@ def mnist_dir() -> Path:
     except Exception as err:  # no internet: nothing to test against
         pytest.skip(f"real MNIST not found ({', '.join(map(str, candidates))}) and not downloadable: {err}")
     return default_cache_dir()
+
+
+# A short training run on real MNIST, shared by the training-script and evaluation tests.
+FAST = ["--batch_size", "32", "--max_iter", "40", "--checkpoint_every", "20", "--log_every", "20",
+        "--scalars_every", "10"]
+
+
+def run_cli(argv):
+    """code/train_mnist.py in this process (faster than a subprocess; same code path)."""
+    import train_mnist
+    from bidirectional_infogan import cli
+    return cli.main(train_mnist.SCRIPT, [str(a) for a in argv])
+
+
+def only_run(log_dir: Path) -> Path:
+    runs = sorted((log_dir / "mnist").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(scope="session")
+def trained_run(mnist_dir, tmp_path_factory) -> Path:
+    """A 40-iteration MNIST run (batch 32, checkpoints at 20 and 40). Treat it as read-only."""
+    log_dir = tmp_path_factory.mktemp("trained")
+    assert run_cli(FAST + ["--data_dir", mnist_dir, "--log_dir", log_dir]) == 0
+    return only_run(log_dir)

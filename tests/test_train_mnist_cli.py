@@ -12,31 +12,14 @@ import tensorflow as tf
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "code"))
-import train_mnist  # noqa: E402
-
-from bidirectional_infogan import cli  # noqa: E402
 from bidirectional_infogan.run_folder import create_run_folder  # noqa: E402
 
-FAST = ["--batch_size", "32", "--max_iter", "40", "--checkpoint_every", "20", "--log_every", "20",
-        "--scalars_every", "10"]
-
-
-def run_cli(argv):
-    return cli.main(train_mnist.SCRIPT, [str(a) for a in argv])
-
-
-def only_run(log_dir: Path) -> Path:
-    runs = sorted((log_dir / "mnist").iterdir())
-    assert len(runs) == 1, runs
-    return runs[0]
+from conftest import FAST, only_run, run_cli  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def full_run(mnist_dir, tmp_path_factory):
-    log_dir = tmp_path_factory.mktemp("full")
-    assert run_cli(FAST + ["--data_dir", mnist_dir, "--log_dir", log_dir]) == 0
-    return only_run(log_dir)
+def full_run(trained_run):
+    return trained_run
 
 
 def event_tags(run_dir: Path):

@@ -21,16 +21,18 @@ def as_float_images(images) -> np.ndarray:
     return images.astype(np.float32)
 
 
-def image_grid(images, rows: int, cols: int, separator: int = 1, empty_value: float = 0.0) -> np.ndarray:
+def image_grid(images, rows: int, cols: int, separator: int = 1, empty_value: float = 0.0,
+               cell_shape: tuple | None = None) -> np.ndarray:
     """Tile up to rows*cols images row by row into one (H', W', C) array.
 
     Cells without an image (or whose entry is None) are filled with `empty_value`; `separator` pixels of
-    grey lie between neighbouring cells (none around the border).
+    grey lie between neighbouring cells (none around the border). `cell_shape` (H, W, C) is needed only
+    when no cell holds an image.
     """
-    images = list(images) if not isinstance(images, np.ndarray) else list(images)
-    shape = next((np.asarray(im).shape for im in images if im is not None), None)
+    images = list(images)
+    shape = next((np.asarray(im).shape for im in images if im is not None), cell_shape)
     if shape is None:
-        raise ValueError("image_grid needs at least one image")
+        raise ValueError("image_grid needs at least one image or a cell_shape")
     h, w, c = shape
     if len(images) > rows * cols:
         raise ValueError(f"{len(images)} images do not fit a {rows}x{cols} grid")
@@ -116,3 +118,47 @@ def pick(images, index_lists, per_row: int) -> list:
         row = [images[i] for i in indices[:per_row]]
         cells += row + [None] * (per_row - len(row))
     return cells
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Labels drawn onto figures
+
+LABEL_COLOUR = (255, 64, 64)
+
+
+def to_rgb(grid) -> np.ndarray:
+    """(H, W, 1|3) in [0, 1] -> (H, W, 3) uint8."""
+    pixels = to_uint8(grid)
+    return np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels
+
+
+def _font(size: int):
+    from PIL import ImageFont
+    return ImageFont.load_default(size=size)
+
+
+def add_row_labels(grid, labels: list[str], cell_height: int, separator: int = 1, width: int = 24,
+                   font_size: int = 12) -> np.ndarray:
+    """Put a white margin with one label per row of cells on the left of a grid (RGB uint8 out)."""
+    from PIL import ImageDraw
+    pixels = to_rgb(grid)
+    canvas = Image.new("RGB", (pixels.shape[1] + width, pixels.shape[0]), (255, 255, 255))
+    canvas.paste(Image.fromarray(pixels), (width, 0))
+    draw = ImageDraw.Draw(canvas)
+    font = _font(font_size)
+    for row, text in enumerate(labels):
+        top = row * (cell_height + separator)
+        draw.text((width // 2, top + cell_height // 2), text, fill=(0, 0, 0), font=font, anchor="mm")
+    return np.asarray(canvas)
+
+
+def mark_corner(image, text: str, font_size: int = 10) -> np.ndarray:
+    """Draw `text` in red on a dark box in the top-left corner of one image (RGB uint8 out)."""
+    from PIL import ImageDraw
+    canvas = Image.fromarray(to_rgb(as_float_images(image)))
+    draw = ImageDraw.Draw(canvas)
+    font = _font(font_size)
+    left, top, right, bottom = draw.textbbox((1, 0), text, font=font)
+    draw.rectangle((0, 0, right + 1, bottom + 1), fill=(0, 0, 0))
+    draw.text((1, 0), text, fill=LABEL_COLOUR, font=font)
+    return np.asarray(canvas)

@@ -1,0 +1,272 @@
+"""evaluate_model.py: accuracy of the categorical code on the test set, and the figures of a trained run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import evaluation
+from .cli import USER_ERRORS, OneLineErrorParser, positive_int
+from .run_folder import RunFolderError, list_checkpoints, load_run_config
+from .tf_setup import import_tensorflow
+
+MODES = ("evaluate", "sample", "reconstruct", "generate", "misclassified")
+
+
+class EncodingsError(ValueError):
+    """An encodings.txt that is not a permutation of the categories."""
+
+
+def parse_encodings(text: str, n_classes: int, source: str = "encodings.txt") -> list[int]:
+    """Parse 'c0,c1,...': entry i is the category that encodes class i; must be a permutation of 0..n-1."""
+    entries = [e.strip() for e in text.strip().split(",")]
+    if entries == [""]:
+        raise EncodingsError(f"{source} is empty; it needs {n_classes} comma-separated categories "
+                             f"(entry i = the category that encodes digit i)")
+    values = []
+    for position, entry in enumerate(entries):
+        if entry == "":
+            raise EncodingsError(f"{source}: entry {position} is empty")
+        try:
+            values.append(int(entry))
+        except ValueError:
+            raise EncodingsError(f"{source}: entry {position} ('{entry}') is not an integer") from None
+    if len(values) != n_classes:
+        raise EncodingsError(f"{source} has {len(values)} entries; it needs {n_classes} "
+                             f"(entry i = the category that encodes digit i)")
+    for position, value in enumerate(values):
+        if not 0 <= value < n_classes:
+            raise EncodingsError(f"{source}: entry {position} is {value}; categories are 0..{n_classes - 1}")
+    for value in set(values):
+        positions = [i for i, v in enumerate(values) if v == value]
+        if len(positions) > 1:
+            raise EncodingsError(f"{source}: category {value} appears more than once (entries "
+                                 f"{', '.join(map(str, positions))}); each category encodes one digit")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineErrorParser(
+        prog="evaluate_model.py",
+        description="Evaluate a trained Bidirectional-InfoGAN run: test accuracy of its categorical code and "
+                    "the figures of the paper. Several modes may be given at once; figures go to "
+                    "RUN_DIR/samples/ (this tool's output folder: its files are rewritten on each call).")
+    parser.add_argument("--model_dir", required=True, metavar="RUN_DIR", help="the run folder of a training run")
+    parser.add_argument("--iteration", type=positive_int,
+                        help="checkpoint to use (default: the latest in RUN_DIR/checkpoints)")
+    modes = parser.add_argument_group("modes (at least one)")
+    modes.add_argument("--evaluate", action="store_true",
+                       help="test accuracy under RUN_DIR/encodings.txt (entry i = the category that encodes "
+                            "digit i); without that file, under the best one-to-one mapping found from the "
+                            "test labels (Hungarian algorithm). Also NMI, ARI, purity, per-class accuracy "
+                            "and the confusion matrix")
+    modes.add_argument("--sample", action="store_true",
+                       help="samples_categorical.png: 60 random test images per predicted digit (rows 0..9); "
+                            "sample_cont_c<j>.png: per digit, a row of the 30 confidently classified test "
+                            "images with the smallest value of continuous variable j, then a row with the "
+                            "largest")
+    modes.add_argument("--reconstruct", action="store_true",
+                       help="samples_reconstruction.png: 20 random test images per digit, each followed by "
+                            "G(E(x)); prints the mean squared reconstruction error beside that of random "
+                            "(x, G(E(x'))) pairs")
+    modes.add_argument("--generate", action="store_true",
+                       help="generated_imgs_categorical.png: 10x10 generated images, z and continuous values "
+                            "fixed per row, the category along the columns (ordered by the digit it encodes); "
+                            "generated_imgs_cont_c<j>.png: continuous variable j swept from -2 to 2 along the "
+                            "columns, one row per category")
+    modes.add_argument("--misclassified", action="store_true",
+                       help="misclassified.png: every misclassified test image, grouped by true digit (one "
+                            "block of rows each, labelled on the left), each marked with the digit the model gave")
+    other = parser.add_argument_group("options")
+    other.add_argument("--json", metavar="PATH", help="also write every figure of --evaluate to this JSON file "
+                                                      "(refuses to overwrite an existing file)")
+    other.add_argument("--data_dir", help="folder of the data set (default: the one the run was trained on)")
+    other.add_argument("--seed", type=int, default=12345, help="seed of the random choices in the figures "
+                                                               "(default 12345)")
+    other.add_argument("--confidence", type=float, default=0.996,
+                       help="--sample: softmax confidence above which an image counts as confidently "
+                            "classified (default 0.996, as the original)")
+    other.add_argument("--row_labels", action="store_true",
+                       help="--sample: write the digit of each row in a margin on the left")
+    return parser
+
+
+class Evaluation:
+    """One trained run at one checkpoint, with its test set and the test codes."""
+
+    def __init__(self, run_dir: Path, iteration: int | None, data_dir, out):
+        from .checkpoints import find_checkpoint, load_trained_model
+        from .code_cache import cached_test_codes
+        from .evaluation_data import load_test_set
+        from .latent import split_latent
+
+        self.run_dir, self.out = run_dir, out
+        self.run = load_run_config(run_dir)
+        iteration, _ = find_checkpoint(run_dir, iteration)
+        self.test = load_test_set(self.run, data_dir)
+        self.model, self.iteration, _ = load_trained_model(run_dir, iteration)
+        codes, cached = cached_test_codes(self.model, run_dir, self.iteration, self.test.images)
+        self.say(f"Checkpoint: iteration {self.iteration} ({'test codes from the cache' if cached else 'test set encoded'})")
+        self.parts = split_latent(self.run.model, codes)
+        self.probabilities = self.parts.categorical[0]
+        self.categories = self.probabilities.argmax(axis=1)
+        self.n = self.test.n_classes
+        self.mapping, self.mapping_source = self._mapping()
+        self.predicted = evaluation.apply_mapping(self.categories, self.mapping)
+        self.samples_dir = run_dir / "samples"
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def _mapping(self):
+        path = self.run_dir / "encodings.txt"
+        if path.is_file():
+            encodings = parse_encodings(path.read_text(), self.n, str(path))
+            return evaluation.mapping_from_encodings(encodings), "encodings.txt"
+        mapping = evaluation.hungarian_mapping(self.categories, self.test.labels, self.run.model.categorical_dims[0],
+                                               self.n)
+        encodings = evaluation.encodings_from_mapping(mapping, self.n)
+        self.say(f"No {path.name} in {self.run_dir}: mapping categories to digits with the Hungarian "
+                 f"algorithm on the test labels:\n  {','.join(map(str, encodings))}\n"
+                 f"  (encodings.txt form: entry i = the category that encodes digit i; save it as "
+                 f"{path} to fix the mapping)")
+        return mapping, "test labels (Hungarian algorithm)"
+
+    def save(self, name: str, grid) -> None:
+        from .visualization import save_png
+        path = save_png(self.samples_dir / name, grid)
+        self.say(f"wrote {path} ({grid.shape[1]}x{grid.shape[0]})")
+
+    # --- modes ---------------------------------------------------------------------------------------
+    def evaluate(self) -> dict:
+        report = evaluation.classification_report(self.categories, self.test.labels,
+                                                  self.run.model.categorical_dims[0], self.n, self.mapping)
+        report.update(iteration=self.iteration, mapping_source=self.mapping_source, n_test=len(self.test.labels))
+        self.say(f"Accuracy: {report['accuracy']:.4f} ({len(self.test.labels) - report['errors']} of "
+                 f"{len(self.test.labels)} test images; mapping from {self.mapping_source})")
+        self.say(f"NMI: {report['nmi']:.4f}   ARI: {report['ari']:.4f}   purity: {report['purity']:.4f} "
+                 f"(mapping-free)")
+        self.say("Per-class accuracy: " + "  ".join(f"{k}: {a:.3f}" for k, a in enumerate(report['per_class_accuracy'])))
+        self.say("Confusion matrix (rows: true digit, columns: predicted digit):")
+        self.say("       " + "".join(f"{k:>6}" for k in range(self.n)))
+        for k, row in enumerate(report["confusion_matrix"]):
+            self.say(f"  {k:>3}  " + "".join(f"{v:>6}" for v in row))
+        return report
+
+    def sample(self, confidence: float, row_labels: bool, rng) -> None:
+        from . import figures
+        from .visualization import add_row_labels
+        h = self.test.images.shape[1]
+        grid, _ = figures.samples_per_class(self.test.images, self.predicted, self.n, 60, rng)
+        if row_labels:
+            grid = add_row_labels(grid, self.test.class_names, h)
+        self.save("samples_categorical.png", grid)
+        top = self.probabilities.max(axis=1)
+        for j in range(self.run.model.continuous_dim):
+            grid, smallest, largest = figures.continuous_extremes(
+                self.test.images, self.predicted, top, self.parts.continuous[:, j], self.n, 30, confidence)
+            if row_labels:
+                labels = [f"{name}{sign}" for name in self.test.class_names for sign in ("-", "+")]
+                grid = add_row_labels(grid, labels, h, width=30)
+            self.save(f"sample_cont_c{j + 1}.png", grid)
+            short = [k for k in range(self.n) if len(smallest[k]) < 30]
+            if short:
+                self.say(f"  c{j + 1}: fewer than 30 confident images for digit(s) {short}: rows padded with black")
+
+    def reconstruct(self, rng) -> dict:
+        from . import figures
+        from .data.common import to_float
+
+        def rebuild(images):
+            return self.model.generate(self.model.encode(images))
+
+        grid = figures.reconstruction_pairs(self.test.images, self.test.labels, rebuild, self.n, 20, rng)
+        self.save("samples_reconstruction.png", grid)
+        originals = to_float(self.test.images)
+        reconstructions = self.model.generate(np.concatenate([self.parts.z, *self.parts.categorical,
+                                                              self.parts.continuous], axis=1))
+        error = float(np.mean((originals - reconstructions) ** 2))
+        shuffled = reconstructions[rng.permutation(len(originals))]
+        baseline = float(np.mean((originals - shuffled) ** 2))
+        self.say(f"Reconstruction MSE over the {len(originals)} test images: {error:.5f} "
+                 f"(random pairs (x, G(E(x'))): {baseline:.5f}, ratio {error / baseline:.2f})")
+        return {"reconstruction_mse": error, "random_pair_mse": baseline}
+
+    def generate(self, rng) -> None:
+        from .latent import categorical_grid_latent, continuous_grid_latent
+        from .visualization import image_grid
+        cfg = self.run.model
+        n_values = cfg.categorical_dims[0]
+        # order the categories by the class they encode (unmapped categories last)
+        order = sorted(range(n_values), key=lambda c: (self.mapping.get(c, -1) < 0, self.mapping.get(c, -1)))
+        code = categorical_grid_latent(cfg, rng).reshape(10, n_values, -1)[:, order].reshape(10 * n_values, -1)
+        self.save("generated_imgs_categorical.png", image_grid(self.model.generate(code), 10, n_values))
+        for j in range(cfg.continuous_dim):
+            code = continuous_grid_latent(cfg, rng, j)
+            cols = code.shape[0] // n_values
+            code = code.reshape(n_values, cols, -1)[order].reshape(n_values * cols, -1)
+            self.save(f"generated_imgs_cont_c{j + 1}.png", image_grid(self.model.generate(code), n_values, cols))
+
+    def misclassified(self) -> int:
+        from . import figures
+        from .visualization import add_row_labels
+        grid, labels, _ = figures.misclassified(self.test.images, self.test.labels, self.predicted, self.n, 30)
+        grid = add_row_labels(grid, labels, self.test.images.shape[1])
+        self.save("misclassified.png", grid)
+        wrong = int(np.sum(self.predicted != self.test.labels))
+        self.say(f"{wrong} of {len(self.test.labels)} test images misclassified (mapping from {self.mapping_source})")
+        return wrong
+
+
+def main(argv=None, out=None) -> int:
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not any(getattr(args, mode) for mode in MODES):
+        parser.error("no mode given: choose one or more of " + ", ".join("--" + m for m in MODES))
+    try:
+        run_dir = Path(args.model_dir).expanduser()
+        load_run_config(run_dir)  # fails early, before TensorFlow is imported, if this is not a run folder
+        available = list_checkpoints(run_dir)
+        if not available:
+            raise RunFolderError(f"{run_dir} has no checkpoint")
+        if args.iteration is not None and args.iteration not in available:
+            raise RunFolderError(f"{run_dir} has no checkpoint of iteration {args.iteration}; it has "
+                                 f"{', '.join(map(str, available))}")
+        json_path = Path(args.json).expanduser() if args.json else None
+        if json_path is not None and json_path.exists():
+            raise RunFolderError(f"{json_path} exists; choose another --json path (nothing is overwritten)")
+        if json_path is not None and not args.evaluate:
+            raise RunFolderError("--json writes the figures of --evaluate; add --evaluate")
+        if not 0 < args.confidence < 1:
+            raise RunFolderError(f"--confidence must be between 0 and 1, got {args.confidence}")
+        import_tensorflow()
+        from .checkpoints import CheckpointError
+        try:
+            ev = Evaluation(run_dir, args.iteration, args.data_dir, out)
+        except CheckpointError as err:
+            raise RunFolderError(str(err)) from None
+        rng = np.random.default_rng(args.seed)
+        results = {}
+        if args.evaluate:
+            results.update(ev.evaluate())
+        if args.sample:
+            ev.sample(args.confidence, args.row_labels, rng)
+        if args.reconstruct:
+            results.update(ev.reconstruct(rng))
+        if args.generate:
+            ev.generate(rng)
+        if args.misclassified:
+            results["misclassified"] = ev.misclassified()
+        if json_path is not None:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps({"run_dir": str(run_dir), **results}, indent=2) + "\n")
+            print(f"wrote {json_path}", file=out)
+    except USER_ERRORS + (EncodingsError,) as err:
+        print(f"evaluate_model.py: error: {err}", file=sys.stderr)
+        return 2
+    return 0
