@@ -29,3 +29,12 @@ def test_document_rows_follow_table_1():
                                             "d_z_dense0", "d_joint_dense0", "d_output"]
     assert [r["noise"] for r in d_rows] == ["N(0, 0.3)", "N(0, 0.5)", "N(0, 0.5)", "N(0, 0.3)", "N(0, 0.5)",
                                             "N(0, 0.5)", "N(0, 0.5)", ""]
+
+
+def test_table2_document_matches_code():
+    committed = (ROOT / "architectures" / "table2.md").read_text()
+    assert committed == architecture.table2_document(), (
+        "architectures/table2.md is out of date: regenerate it with "
+        "`cd code && python -m bidirectional_infogan.architecture table2 > ../architectures/table2.md`")
+    for resolution in ("108", "2, 2, 2, 2, 1, 1", "no noise"):
+        assert resolution in committed

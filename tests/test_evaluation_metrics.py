@@ -82,3 +82,19 @@ def test_parse_encodings_errors(text, message):
 
 def test_parse_encodings_accepts_spaces_and_newlines():
     assert parse_encodings(" 6, 5,9,2 ,1,8,3,0,4,7 \n\n", 10) == [6, 5, 9, 2, 1, 8, 3, 0, 4, 7]
+
+
+def test_auc_matrix_against_pair_counting():
+    rng = np.random.default_rng(5)
+    scores = np.round(rng.normal(size=(60, 3)), 1)  # rounded: ties happen
+    targets = (rng.random((60, 2)) < 0.4).astype(int)
+    targets[:, 1] = (scores[:, 0] > 0).astype(int)  # a perfectly predicted target
+    auc = ev.auc_matrix(scores, targets)
+    for a in range(2):
+        pos, neg = scores[targets[:, a] == 1], scores[targets[:, a] == 0]
+        for s in range(3):
+            greater = (pos[:, s][:, None] > neg[:, s][None, :]).sum()
+            ties = (pos[:, s][:, None] == neg[:, s][None, :]).sum()
+            assert auc[a, s] == pytest.approx((greater + 0.5 * ties) / (len(pos) * len(neg)))
+    assert auc[1, 0] == 1.0
+    assert np.isnan(ev.auc_matrix(scores, np.zeros((60, 1)))[0, 0])  # no positives

@@ -153,3 +153,46 @@ def test_fused_batch_norm_matches_the_batch_norm_formula():
         y_inf = layer(tf.constant(x), training=False).numpy()
         mm, mv = layer.moving_mean.numpy(), layer.moving_variance.numpy()
         np.testing.assert_allclose(y_inf, 1.5 * (x - mm) / np.sqrt(mv + 1e-3) + 0.25, atol=1e-4)
+
+
+# Table 2, restated independently of the code: latent 64 + 4 x 10 + 4 = 108; 32x32x3 images.
+TABLE2_G = total(dense(108, 2048), conv(5, 512, 512), conv(5, 512, 256), conv(5, 256, 128), conv(5, 128, 64),
+                 conv(5, 64, 32), conv(4, 32, 3, bn=False))
+# E: 32 -> 30 (3x3 s1) -> 14 (s2) -> 12 (s1) -> 5 (s2) -> 2 (s2); 2*2*512 = 2048
+TABLE2_E = total(conv(3, 3, 32), conv(3, 32, 64), conv(3, 64, 128), conv(3, 128, 256), conv(3, 256, 512),
+                 dense(2048, 1024), dense(1024, 64, bn=False), *[dense(1024, 10, bn=False)] * 4,
+                 dense(1024, 4, bn=False))
+# D: image 32 -> 15 -> 6 -> 2 (4x4 s2 VALID), 2*2*256 = 1024; latent branch 1x1 convolutions on 108
+TABLE2_D = total(conv(4, 3, 64), conv(4, 64, 128), conv(4, 128, 256), dense(1024, 1024),
+                 conv(1, 108, 64), conv(1, 64, 128), conv(1, 128, 256), dense(256, 1024),
+                 dense(2048, 1024), dense(1024, 1, bn=False))
+
+
+def test_table_2_networks():
+    from bidirectional_infogan.config import table2_model_config
+    cfg = table2_model_config("svhn")
+    g, e, d = build_generator(cfg), build_encoder(cfg), build_discriminator(cfg)
+    assert counts(g) == TABLE2_G and counts(e) == TABLE2_E and counts(d) == TABLE2_D
+    code = np.random.default_rng(0).uniform(-1, 1, (3, 108)).astype(np.float32)
+    images = g(code, training=False).numpy()
+    assert images.shape == (3, 32, 32, 3)
+    out = e(images, training=False).numpy()
+    assert out.shape == (3, 108)
+    for v in range(4):  # one softmax per categorical variable
+        np.testing.assert_allclose(out[:, 64 + 10 * v:74 + 10 * v].sum(axis=1), 1.0, rtol=1e-5)
+    assert d([images, code], training=False).numpy().shape == (3, 1)
+    shapes = {layer.name: tuple(layer.output.shape[1:]) for m in (g, e, d) for layer in m.layers}
+    assert [shapes[f"g_deconv{i}"] for i in range(5)] == [(4, 4, 512), (8, 8, 256), (16, 16, 128), (32, 32, 64),
+                                                          (32, 32, 32)]
+    assert shapes["e_conv4"] == (2, 2, 512) and shapes["d_x_conv2"] == (2, 2, 256)
+    assert not any("noise" in layer.name for layer in d.layers)  # table 2 has no noise column
+    noisy = build_discriminator(table2_model_config("svhn", d_noise=True))
+    stddevs = sorted(layer.stddev for layer in noisy.layers if "noise" in layer.name)
+    assert stddevs == [0.3, 0.3] + [0.5] * 7
+
+
+def test_table_2_sizes_are_flags():
+    from bidirectional_infogan.config import table2_model_config
+    cfg = table2_model_config("celeba", z_dim=54)  # the printed 98-value latent
+    assert cfg.latent_dim == 98
+    assert build_generator(cfg).input.shape[1] == 98

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -90,15 +91,45 @@ class TrainingScript:
 COMMON_DEFAULTS = dict(
     batch_size=128, lr_d=1e-4, lr_g=5e-4, beta1_g=0.5, beta1_d=0.5, num_z=16, d_activation="elu",
     g_activation="elu", e_activation="elu", lr_red=5.0, max_iter=30000, seed=12345, info_weight=1.0,
-    init="original", data_dir=None, log_dir="log_dir", log_every=5000, checkpoint_every=10000,
+    init="original", validation_size=5000, data_dir=None, log_dir="log_dir", log_every=5000, checkpoint_every=10000,
     scalars_every=100, keep_checkpoints=2, stop_after=None,
 )
+
+
+TABLE2_DEFAULTS = dict(
+    COMMON_DEFAULTS, batch_size=32, lr_d=1e-4, lr_g=1e-4, num_z=64, num_categorical=4, categorical_values=10,
+    num_continuous=4, d_noise=False,
+)
+
+
+def add_table2_arguments(parser: argparse.ArgumentParser, defaults: dict) -> None:
+    """The latent-code and noise flags of the table-2 networks (CelebA, SVHN)."""
+    group = parser.add_argument_group("latent code and noise (table 2)")
+    group.add_argument("--num_categorical", type=positive_int,
+                       help=f"number of categorical variables (default {defaults['num_categorical']})")
+    group.add_argument("--categorical_values", type=positive_int,
+                       help=f"values of each categorical variable (default {defaults['categorical_values']})")
+    group.add_argument("--num_continuous", type=positive_int,
+                       help=f"number of continuous variables (default {defaults['num_continuous']})")
+    group.add_argument("--d_noise", action="store_true", default=None,
+                       help="add table 1's Gaussian noise to D (stddev 0.3 after the first layer of each "
+                            "branch, 0.5 after the others); table 2 has none, so it is off by default")
+
+
+def table2_model_config_from_flags(dataset: str, flags: dict) -> ModelConfig:
+    from .config import table2_model_config
+    return table2_model_config(
+        dataset, d_noise=bool(flags["d_noise"]), z_dim=flags["num_z"],
+        categorical_dims=(flags["categorical_values"],) * flags["num_categorical"],
+        continuous_dim=flags["num_continuous"], g_activation=flags["g_activation"],
+        e_activation=flags["e_activation"], d_activation=flags["d_activation"], initialisation=flags["init"])
 
 
 def build_parser(script: TrainingScript) -> argparse.ArgumentParser:
     d = script.defaults
     parser = OneLineErrorParser(
-        prog=f"train_{script.dataset}.py", description=script.description, epilog=script.epilog,
+        prog=f"train_{script.dataset}.py", description=textwrap.fill(script.description, 100),
+        epilog="\n".join(textwrap.fill(line, 100) for line in script.epilog.splitlines()),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     # Every flag defaults to None so that we can tell which ones the user gave (for --resume).
     opt = parser.add_argument_group("optimisation (defaults: the paper's)")
@@ -129,6 +160,10 @@ def build_parser(script: TrainingScript) -> argparse.ArgumentParser:
     run = parser.add_argument_group("data, logging and checkpoints")
     run.add_argument("--data_dir", help="folder with the data set files (default: "
                      + (d["data_dir"] or "the download cache") + ")")
+    run.add_argument("--validation_size", type=positive_int,
+                     help="images held out of training for the figures of the validation set: the first N "
+                          "training images (MNIST, SVHN) or of the validation partition (CelebA) "
+                          f"(default {d['validation_size']})")
     run.add_argument("--log_dir", help=f"runs are written to LOG_DIR/{script.dataset}/{script.dataset}_<timestamp> "
                                        f"(default {d['log_dir']})")
     run.add_argument("--log_every", type=positive_int,
@@ -152,7 +187,8 @@ def build_run(script: TrainingScript, flags: dict) -> RunConfig:
     """The RunConfig that the flag values describe (validated)."""
     train = TrainConfig(batch_size=flags["batch_size"], lr_d=flags["lr_d"], lr_g=flags["lr_g"],
                         beta1_d=flags["beta1_d"], beta1_g=flags["beta1_g"], lr_red=flags["lr_red"],
-                        max_iter=flags["max_iter"], info_weight=flags["info_weight"], seed=flags["seed"])
+                        max_iter=flags["max_iter"], info_weight=flags["info_weight"], seed=flags["seed"],
+                        validation_size=flags["validation_size"])
     train.validate()
     model = script.build_model_config(flags)
     model.validate()

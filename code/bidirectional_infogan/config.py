@@ -167,6 +167,39 @@ def mnist_model_config(**overrides) -> ModelConfig:
     return dataclasses.replace(base, **overrides)
 
 
+def table2_model_config(dataset: str, d_noise: bool = False, **overrides) -> ModelConfig:
+    """Table 2 (CelebA and SVHN, 32x32x3): z 64, four categorical variables with 10 values each, 4 continuous.
+
+    The printed table contradicts itself; we resolve it as architectures/table2.md explains:
+    - latent size: E's outputs add up to 64 + 40 + 4 = 108 (the table prints 98 for G's and D(Z)'s inputs);
+      we use 108. Every size is a flag, so z = 54 gives 98.
+    - G's strides: printed as 2, 2, 1, 1, 1, 1 from 2x2, which ends at 8x8; we use 2, 2, 2, 2, 1, 1
+      (2 -> 4 -> 8 -> 16 -> 32, then two stride-1 layers), keeping every printed kernel and map count.
+    - D's Gaussian noise: table 2 has no noise column, so it is off by default; `d_noise=True` adds table 1's
+      noise (stddev 0.3 after the first layer of each branch, 0.5 after every other hidden layer).
+    """
+    first, other = (0.3, 0.5) if d_noise else (0.0, 0.0)
+    base = ModelConfig(
+        dataset=dataset,
+        image_shape=(32, 32, 3),
+        z_dim=64,
+        categorical_dims=(10, 10, 10, 10),
+        continuous_dim=4,
+        generator_reshape=(2, 2, 512),
+        generator_convs=(ConvLayer(512, 5, 2), ConvLayer(256, 5, 2), ConvLayer(128, 5, 2), ConvLayer(64, 5, 2),
+                         ConvLayer(32, 5, 1), ConvLayer(3, 4, 1)),
+        encoder_convs=(ConvLayer(32, 3, 1), ConvLayer(64, 3, 2), ConvLayer(128, 3, 1), ConvLayer(256, 3, 2),
+                       ConvLayer(512, 3, 2)),
+        encoder_dense=DenseLayer(1024),
+        disc_image_convs=(ConvLayer(64, 4, 2, first), ConvLayer(128, 4, 2, other), ConvLayer(256, 4, 2, other)),
+        disc_image_dense=DenseLayer(1024, other),
+        disc_latent_convs=(ConvLayer(64, 1, 1, first), ConvLayer(128, 1, 1, other), ConvLayer(256, 1, 1, other)),
+        disc_latent_dense=DenseLayer(1024, other),
+        disc_joint_dense=(DenseLayer(1024, other),),
+    )
+    return dataclasses.replace(base, **overrides)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # JSON round trip (the run folder's config.json)
 

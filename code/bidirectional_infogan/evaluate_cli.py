@@ -60,27 +60,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="checkpoint to use (default: the latest in RUN_DIR/checkpoints)")
     modes = parser.add_argument_group("modes (at least one)")
     modes.add_argument("--evaluate", action="store_true",
-                       help="test accuracy under RUN_DIR/encodings.txt (entry i = the category that encodes "
-                            "digit i); without that file, under the best one-to-one mapping found from the "
-                            "test labels (Hungarian algorithm). Also NMI, ARI, purity, per-class accuracy "
-                            "and the confusion matrix")
+                       help="MNIST: test accuracy under RUN_DIR/encodings.txt (entry i = the category that "
+                            "encodes digit i); without that file, under the best one-to-one mapping found from "
+                            "the test labels (Hungarian algorithm). Also NMI, ARI, purity, per-class accuracy "
+                            "and the confusion matrix. SVHN: accuracy (best mapping) and NMI of each "
+                            "categorical variable. CelebA: for each of the 40 attributes, the categorical value "
+                            "or continuous variable that predicts it best, with its AUC")
     modes.add_argument("--sample", action="store_true",
-                       help="samples_categorical.png: 60 random test images per predicted digit (rows 0..9); "
-                            "sample_cont_c<j>.png: per digit, a row of the 30 confidently classified test "
-                            "images with the smallest value of continuous variable j, then a row with the "
-                            "largest")
+                       help="MNIST: samples_categorical.png, 60 random test images per predicted digit (rows "
+                            "0..9), and sample_cont_c<j>.png, per digit a row of the 30 confidently classified "
+                            "test images with the smallest value of continuous variable j, then a row with the "
+                            "largest. CelebA, SVHN: samples_categorical_c<v>.png, row k = the 20 test images "
+                            "most confidently given value k of categorical variable v, and sample_cont_c<j>.png, "
+                            "two rows of the smallest values of continuous variable j, then two of the largest")
     modes.add_argument("--reconstruct", action="store_true",
-                       help="samples_reconstruction.png: 20 random test images per digit, each followed by "
-                            "G(E(x)); prints the mean squared reconstruction error beside that of random "
-                            "(x, G(E(x'))) pairs")
+                       help="samples_reconstruction.png: 20 random test images per digit (CelebA: 10 rows of "
+                            "20 random test images), each followed by G(E(x)); prints the mean squared "
+                            "reconstruction error beside that of random (x, G(E(x'))) pairs")
     modes.add_argument("--generate", action="store_true",
-                       help="generated_imgs_categorical.png: 10x10 generated images, z and continuous values "
-                            "fixed per row, the category along the columns (ordered by the digit it encodes); "
+                       help="generated_imgs_categorical.png (CelebA, SVHN: one file per categorical variable, "
+                            "_c<v>): 10x10 generated images, z and continuous values fixed per row, the "
+                            "category along the columns (MNIST: ordered by the digit it encodes); "
                             "generated_imgs_cont_c<j>.png: continuous variable j swept from -2 to 2 along the "
-                            "columns, one row per category")
+                            "columns, one row per value of the first categorical variable")
     modes.add_argument("--misclassified", action="store_true",
-                       help="misclassified.png: every misclassified test image, grouped by true digit (one "
-                            "block of rows each, labelled on the left), each marked with the digit the model gave")
+                       help="misclassified.png (MNIST): every misclassified test image, grouped by true digit "
+                            "(one block of rows each, labelled on the left), each marked with the digit the "
+                            "model gave")
     other = parser.add_argument_group("options")
     other.add_argument("--json", metavar="PATH", help="also write every figure of --evaluate to this JSON file "
                                                       "(refuses to overwrite an existing file)")
@@ -96,7 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Evaluation:
-    """One trained run at one checkpoint, with its test set and the test codes."""
+    """One trained run at one checkpoint, with its test set and the test codes.
+
+    MNIST-like runs (one categorical variable whose values match the classes) get the original's figures, with
+    categories mapped to digits. Runs with several categorical variables (CelebA, SVHN) get figures per
+    variable, and are scored per variable (SVHN digits) or per attribute (CelebA).
+    """
 
     def __init__(self, run_dir: Path, iteration: int | None, data_dir, out):
         from .checkpoints import find_checkpoint, load_trained_model
@@ -106,17 +117,23 @@ class Evaluation:
 
         self.run_dir, self.out = run_dir, out
         self.run = load_run_config(run_dir)
+        self.cfg = self.run.model
         iteration, _ = find_checkpoint(run_dir, iteration)
         self.test = load_test_set(self.run, data_dir)
         self.model, self.iteration, _ = load_trained_model(run_dir, iteration)
         codes, cached = cached_test_codes(self.model, run_dir, self.iteration, self.test.images)
-        self.say(f"Checkpoint: iteration {self.iteration} ({'test codes from the cache' if cached else 'test set encoded'})")
-        self.parts = split_latent(self.run.model, codes)
-        self.probabilities = self.parts.categorical[0]
-        self.categories = self.probabilities.argmax(axis=1)
+        self.say(f"Checkpoint: iteration {self.iteration} "
+                 f"({'test codes from the cache' if cached else 'test set encoded'})")
+        self.codes = codes
+        self.parts = split_latent(self.cfg, codes)
         self.n = self.test.n_classes
-        self.mapping, self.mapping_source = self._mapping()
-        self.predicted = evaluation.apply_mapping(self.categories, self.mapping)
+        self.classifier = (len(self.cfg.categorical_dims) == 1 and self.test.labels is not None
+                           and self.cfg.categorical_dims[0] >= self.n)
+        if self.classifier:
+            self.probabilities = self.parts.categorical[0]
+            self.categories = self.probabilities.argmax(axis=1)
+            self.mapping, self.mapping_source = self._mapping()
+            self.predicted = evaluation.apply_mapping(self.categories, self.mapping)
         self.samples_dir = run_dir / "samples"
 
     def say(self, text: str) -> None:
@@ -127,7 +144,7 @@ class Evaluation:
         if path.is_file():
             encodings = parse_encodings(path.read_text(), self.n, str(path))
             return evaluation.mapping_from_encodings(encodings), "encodings.txt"
-        mapping = evaluation.hungarian_mapping(self.categories, self.test.labels, self.run.model.categorical_dims[0],
+        mapping = evaluation.hungarian_mapping(self.categories, self.test.labels, self.cfg.categorical_dims[0],
                                                self.n)
         encodings = evaluation.encodings_from_mapping(mapping, self.n)
         self.say(f"No {path.name} in {self.run_dir}: mapping categories to digits with the Hungarian "
@@ -141,32 +158,91 @@ class Evaluation:
         path = save_png(self.samples_dir / name, grid)
         self.say(f"wrote {path} ({grid.shape[1]}x{grid.shape[0]})")
 
-    # --- modes ---------------------------------------------------------------------------------------
+    # --- --evaluate ----------------------------------------------------------------------------------
     def evaluate(self) -> dict:
+        if self.classifier:
+            return self._evaluate_classifier()
+        if self.test.labels is not None:
+            return self._evaluate_variables()
+        return self._evaluate_attributes()
+
+    def _evaluate_classifier(self) -> dict:
         report = evaluation.classification_report(self.categories, self.test.labels,
-                                                  self.run.model.categorical_dims[0], self.n, self.mapping)
+                                                  self.cfg.categorical_dims[0], self.n, self.mapping)
         report.update(iteration=self.iteration, mapping_source=self.mapping_source, n_test=len(self.test.labels))
         self.say(f"Accuracy: {report['accuracy']:.4f} ({len(self.test.labels) - report['errors']} of "
                  f"{len(self.test.labels)} test images; mapping from {self.mapping_source})")
         self.say(f"NMI: {report['nmi']:.4f}   ARI: {report['ari']:.4f}   purity: {report['purity']:.4f} "
                  f"(mapping-free)")
-        self.say("Per-class accuracy: " + "  ".join(f"{k}: {a:.3f}" for k, a in enumerate(report['per_class_accuracy'])))
+        self.say("Per-class accuracy: " + "  ".join(f"{k}: {a:.3f}"
+                                                   for k, a in enumerate(report["per_class_accuracy"])))
         self.say("Confusion matrix (rows: true digit, columns: predicted digit):")
         self.say("       " + "".join(f"{k:>6}" for k in range(self.n)))
         for k, row in enumerate(report["confusion_matrix"]):
             self.say(f"  {k:>3}  " + "".join(f"{v:>6}" for v in row))
         return report
 
+    def _evaluate_variables(self) -> dict:
+        """SVHN: each categorical variable as a classifier of the digits, under its best mapping."""
+        labels = self.test.labels
+        self.say(f"Each categorical variable against the {len(labels)} test labels (best one-to-one mapping "
+                 f"of its values to digits, Hungarian algorithm):")
+        self.say(f"  {'variable':<9}{'accuracy':>9}{'NMI':>8}{'ARI':>8}{'purity':>8}  mapping (entry i = value "
+                 f"for digit i)")
+        variables = []
+        for v, probabilities in enumerate(self.parts.categorical):
+            values = probabilities.argmax(axis=1)
+            n_values = probabilities.shape[1]
+            mapping = evaluation.hungarian_mapping(values, labels, n_values, self.n)
+            report = evaluation.classification_report(values, labels, n_values, self.n, mapping)
+            report["variable"] = f"c{v + 1}"
+            variables.append(report)
+            encodings = ",".join(map(str, report["encodings"])) if report["encodings"] else "-"
+            self.say(f"  c{v + 1:<8}{report['accuracy']:>9.4f}{report['nmi']:>8.4f}{report['ari']:>8.4f}"
+                     f"{report['purity']:>8.4f}  {encodings}")
+        return {"iteration": self.iteration, "n_test": len(labels), "variables": variables}
+
+    def _evaluate_attributes(self) -> dict:
+        """CelebA: for each attribute, the categorical value or continuous variable that predicts it best."""
+        names, scores = [], []
+        for v, probabilities in enumerate(self.parts.categorical):
+            for k in range(probabilities.shape[1]):
+                names.append(f"c{v + 1}={k}")
+                scores.append(probabilities[:, k])
+        for j in range(self.cfg.continuous_dim):
+            for sign, label in ((1, "high"), (-1, "low")):
+                names.append(f"cont{j + 1} {label}")
+                scores.append(sign * self.parts.continuous[:, j])
+        auc = evaluation.auc_matrix(np.stack(scores, axis=1), self.test.attributes)
+        rows = []
+        self.say(f"Best single predictor of each attribute on the {len(self.test.images)} test images "
+                 f"(AUC; 0.5 = chance). cK=k: probability that categorical variable K takes value k; "
+                 f"contJ high/low: the value of continuous variable J, large or small")
+        self.say(f"  {'attribute':<22}{'positives':>10}  {'best predictor':<16}{'AUC':>7}")
+        for a, name in enumerate(self.test.attribute_names):
+            best = int(np.nanargmax(auc[a])) if not np.all(np.isnan(auc[a])) else 0
+            share = float(self.test.attributes[:, a].mean())
+            rows.append({"attribute": name, "positives": share, "best_predictor": names[best],
+                         "auc": float(auc[a, best])})
+        for row in sorted(rows, key=lambda r: -r["auc"]):
+            self.say(f"  {row['attribute']:<22}{row['positives']:>9.1%}  {row['best_predictor']:<16}"
+                     f"{row['auc']:>7.3f}")
+        return {"iteration": self.iteration, "n_test": len(self.test.images), "attributes": rows,
+                "predictors": names, "auc": auc.tolist()}
+
+    # --- figures -------------------------------------------------------------------------------------
     def sample(self, confidence: float, row_labels: bool, rng) -> None:
         from . import figures
         from .visualization import add_row_labels
         h = self.test.images.shape[1]
+        if not self.classifier:
+            return self._sample_variables(row_labels)
         grid, _ = figures.samples_per_class(self.test.images, self.predicted, self.n, 60, rng)
         if row_labels:
             grid = add_row_labels(grid, self.test.class_names, h)
         self.save("samples_categorical.png", grid)
         top = self.probabilities.max(axis=1)
-        for j in range(self.run.model.continuous_dim):
+        for j in range(self.cfg.continuous_dim):
             grid, smallest, largest = figures.continuous_extremes(
                 self.test.images, self.predicted, top, self.parts.continuous[:, j], self.n, 30, confidence)
             if row_labels:
@@ -177,6 +253,26 @@ class Evaluation:
             if short:
                 self.say(f"  c{j + 1}: fewer than 30 confident images for digit(s) {short}: rows padded with black")
 
+    def _sample_variables(self, row_labels: bool) -> None:
+        """Per categorical variable: row k = the 20 test images most confidently given value k. Per continuous
+        variable: two rows of the 40 smallest values, then two rows of the 40 largest."""
+        from . import visualization as vis
+        h = self.test.images.shape[1]
+        for v, probabilities in enumerate(self.parts.categorical):
+            chosen = vis.most_confident_per_value(probabilities, 20)
+            grid = vis.image_grid(vis.pick(self.test.images, chosen, 20), len(chosen), 20)
+            if row_labels:
+                grid = vis.add_row_labels(grid, [str(k) for k in range(len(chosen))], h)
+            self.save(f"samples_categorical_c{v + 1}.png", grid)
+        everyone = np.zeros(len(self.test.images), int)
+        for j in range(self.cfg.continuous_dim):
+            largest, smallest = vis.extremes_per_value(self.parts.continuous[:, j], everyone, 1, 40)
+            rows = [smallest[0][:20], smallest[0][20:], largest[0][:20], largest[0][20:]]
+            grid = vis.image_grid(vis.pick(self.test.images, rows, 20), 4, 20)
+            if row_labels:
+                grid = vis.add_row_labels(grid, ["low", "low", "high", "high"], h, width=34)
+            self.save(f"sample_cont_c{j + 1}.png", grid)
+
     def reconstruct(self, rng) -> dict:
         from . import figures
         from .data.common import to_float
@@ -184,11 +280,12 @@ class Evaluation:
         def rebuild(images):
             return self.model.generate(self.model.encode(images))
 
-        grid = figures.reconstruction_pairs(self.test.images, self.test.labels, rebuild, self.n, 20, rng)
+        # rows: the digits where the test set has labels; otherwise 10 rows of random test images
+        groups = self.test.labels if self.test.labels is not None else np.arange(len(self.test.images)) % 10
+        grid = figures.reconstruction_pairs(self.test.images, groups, rebuild, self.n or 10, 20, rng)
         self.save("samples_reconstruction.png", grid)
         originals = to_float(self.test.images)
-        reconstructions = self.model.generate(np.concatenate([self.parts.z, *self.parts.categorical,
-                                                              self.parts.continuous], axis=1))
+        reconstructions = self.model.generate(self.codes)
         error = float(np.mean((originals - reconstructions) ** 2))
         shuffled = reconstructions[rng.permutation(len(originals))]
         baseline = float(np.mean((originals - shuffled) ** 2))
@@ -199,12 +296,17 @@ class Evaluation:
     def generate(self, rng) -> None:
         from .latent import categorical_grid_latent, continuous_grid_latent
         from .visualization import image_grid
-        cfg = self.run.model
+        cfg = self.cfg
         n_values = cfg.categorical_dims[0]
-        # order the categories by the class they encode (unmapped categories last)
-        order = sorted(range(n_values), key=lambda c: (self.mapping.get(c, -1) < 0, self.mapping.get(c, -1)))
-        code = categorical_grid_latent(cfg, rng).reshape(10, n_values, -1)[:, order].reshape(10 * n_values, -1)
-        self.save("generated_imgs_categorical.png", image_grid(self.model.generate(code), 10, n_values))
+        order = list(range(n_values))
+        if self.classifier:  # order the categories by the digit they encode (unmapped categories last)
+            order = sorted(order, key=lambda c: (self.mapping.get(c, -1) < 0, self.mapping.get(c, -1)))
+            code = categorical_grid_latent(cfg, rng).reshape(10, n_values, -1)[:, order].reshape(10 * n_values, -1)
+            self.save("generated_imgs_categorical.png", image_grid(self.model.generate(code), 10, n_values))
+        else:
+            for v, n in enumerate(cfg.categorical_dims):
+                code = categorical_grid_latent(cfg, rng, v)
+                self.save(f"generated_imgs_categorical_c{v + 1}.png", image_grid(self.model.generate(code), 10, n))
         for j in range(cfg.continuous_dim):
             code = continuous_grid_latent(cfg, rng, j)
             cols = code.shape[0] // n_values
@@ -214,6 +316,9 @@ class Evaluation:
     def misclassified(self) -> int:
         from . import figures
         from .visualization import add_row_labels
+        if not self.classifier:
+            raise RunFolderError("--misclassified needs a run with one categorical variable that classifies "
+                                 "the test labels (MNIST)")
         grid, labels, _ = figures.misclassified(self.test.images, self.test.labels, self.predicted, self.n, 30)
         grid = add_row_labels(grid, labels, self.test.images.shape[1])
         self.save("misclassified.png", grid)

@@ -114,3 +114,22 @@ def classification_report(codes: np.ndarray, labels: np.ndarray, n_codes: int, n
         "purity": purity(codes, labels, n_codes, n_labels),
         "encodings": encodings_from_mapping(mapping, n_labels) if n_codes >= n_labels else None,
     }
+
+
+def auc_matrix(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Area under the ROC curve of every score column for every binary target column.
+
+    scores (N, S) float, targets (N, A) in {0, 1} -> (A, S): the probability that a random positive scores
+    higher than a random negative (ties count half), i.e. the Mann-Whitney U statistic / (n_pos * n_neg).
+    A target with no positive or no negative sample gets NaN.
+    """
+    from scipy.stats import rankdata
+    ranks = rankdata(scores, axis=0)  # average ranks for ties
+    targets = np.asarray(targets, dtype=np.float64)
+    positives = targets.sum(axis=0)
+    negatives = len(targets) - positives
+    rank_sums = targets.T @ ranks  # (A, S)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (rank_sums - (positives * (positives + 1) / 2)[:, None]) / (positives * negatives)[:, None]
+    auc[(positives == 0) | (negatives == 0)] = np.nan
+    return auc

@@ -1,4 +1,4 @@
-"""The labelled test images that a trained run is evaluated on, per data set."""
+"""The test images that a trained run is evaluated on, with what is known about them, per data set."""
 
 from __future__ import annotations
 
@@ -13,17 +13,31 @@ from .data.common import DataError
 @dataclass
 class TestSet:
     images: np.ndarray  # uint8 (N, H, W, C)
-    labels: np.ndarray  # int64 (N,): the class of each image (digits for MNIST and SVHN)
+    labels: np.ndarray | None  # int64 (N,): the digit of each image (MNIST, SVHN); None for CelebA
     n_classes: int
     class_names: list
+    attributes: np.ndarray | None = None  # (N, A) in {0, 1} (CelebA)
+    attribute_names: list | None = None
 
 
 def load_test_set(run: RunConfig, data_dir=None) -> TestSet:
     """The test split of the run's data set; `data_dir` overrides the folder stored in the run's config."""
     dataset = run.model.dataset
     folder = data_dir if data_dir is not None else run.data.get("data_dir")
+    digits = [str(d) for d in range(10)]
     if dataset == "mnist":
         from .data.mnist import load_mnist
         test = load_mnist(folder, validation_size=run.train.validation_size).test
-        return TestSet(test.images, test.labels, 10, [str(d) for d in range(10)])
+        return TestSet(test.images, test.labels, 10, digits)
+    if folder is None:
+        raise DataError(f"this {dataset} run does not say where its data are: pass --data_dir")
+    if dataset == "svhn":
+        from .data.svhn import load_svhn
+        test = load_svhn(folder, validation_size=0).test
+        return TestSet(test.images, test.labels, 10, digits)
+    if dataset == "celeba":
+        from .data.celeba import load_celeba, parse_crop
+        data = load_celeba(folder, crop=parse_crop(run.data.get("crop", "108")), size=run.model.image_shape[0],
+                           cache_dir=run.data.get("cache_dir"), with_attributes=True)
+        return TestSet(data.test.images, None, 0, [], data.attributes["test"], data.attribute_names)
     raise DataError(f"evaluation of {dataset} runs is not supported")

@@ -161,7 +161,7 @@ class BidirectionalInfoGAN:
         """G(code) in inference mode, in batches."""
         out = [self._generate(tf.convert_to_tensor(codes[s:s + batch_size], tf.float32)).numpy()
                for s in range(0, len(codes), batch_size)]
-        return np.concatenate(out)
+        return np.concatenate(out) if out else np.zeros((0,) + self.cfg.image_shape, np.float32)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -253,22 +253,33 @@ def log_figures(model: BidirectionalInfoGAN, writer, step: int, batch_images: np
 
 def save_validation_samples(model: BidirectionalInfoGAN, validation_images: np.ndarray, step: int,
                             run_dir: Path) -> None:
-    """samples_disc/<step>_d<v>.png: row k = the 10 validation images most confidently put in category k of
-    variable v. samples_cont/<step>_c<j>.png: for each category of the first variable, the image with the
-    largest (top row) and the smallest (bottom row) value of continuous variable j."""
+    """Max-activating validation images.
+
+    samples_disc/<step>_d<v>.png: row k = the 10 validation images most confidently put in category k of
+    categorical variable v.
+    samples_cont/<step>_c<j>.png, with one categorical variable (MNIST, as the original): for each category
+    (columns), the image with the largest (top row) and the smallest (bottom row) value of continuous
+    variable j. With several categorical variables (CelebA, SVHN, as the original's result pages): two rows
+    of the 20 images with the smallest values, then two rows of the 20 with the largest.
+    """
     cfg = model.cfg
     parts = latent.split_latent(cfg, model.encode(validation_images))
     for v, probabilities in enumerate(parts.categorical):
         chosen = visualization.most_confident_per_value(probabilities, 10)
         grid = visualization.image_grid(visualization.pick(validation_images, chosen, 10), len(chosen), 10)
         _save_new(Path(run_dir) / "samples_disc" / f"{step}_d{v + 1}.png", grid)
-    groups = parts.categorical[0].argmax(axis=1)
-    n_groups = cfg.categorical_dims[0]
+    per_category = len(cfg.categorical_dims) == 1
+    groups = parts.categorical[0].argmax(axis=1) if per_category else np.zeros(len(validation_images), int)
+    n_groups = cfg.categorical_dims[0] if per_category else 1
     for j in range(cfg.continuous_dim):
-        largest, smallest = visualization.extremes_per_value(parts.continuous[:, j], groups, n_groups)
-        cells = visualization.pick(validation_images, largest, 1) + visualization.pick(validation_images, smallest, 1)
-        # pick() gives one cell per group; lay them out as 2 rows x n_groups
-        grid = visualization.image_grid(cells, 2, n_groups)
+        if per_category:
+            largest, smallest = visualization.extremes_per_value(parts.continuous[:, j], groups, n_groups)
+            cells = visualization.pick(validation_images, largest, 1) + visualization.pick(validation_images, smallest, 1)
+            grid = visualization.image_grid(cells, 2, n_groups)
+        else:
+            largest, smallest = visualization.extremes_per_value(parts.continuous[:, j], groups, 1, 20)
+            rows = [smallest[0][:10], smallest[0][10:], largest[0][:10], largest[0][10:]]
+            grid = visualization.image_grid(visualization.pick(validation_images, rows, 10), 4, 10)
         _save_new(Path(run_dir) / "samples_cont" / f"{step}_c{j + 1}.png", grid)
 
 
