@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "classified (default 0.996, as the original)")
     other.add_argument("--row_labels", action="store_true",
                        help="--sample: write the digit of each row in a margin on the left")
+    other.add_argument("--columns", type=positive_int,
+                       help="images per row of the --sample figures (default 60 for samples_categorical and "
+                            "30 for sample_cont, as the original) and pairs per row of --reconstruct (default "
+                            "20); smaller figures suit a README")
+    other.add_argument("--output_dir", help="write the images here instead of RUN_DIR/samples")
     return parser
 
 
@@ -109,7 +114,7 @@ class Evaluation:
     variable, and are scored per variable (SVHN digits) or per attribute (CelebA).
     """
 
-    def __init__(self, run_dir: Path, iteration: int | None, data_dir, out):
+    def __init__(self, run_dir: Path, iteration: int | None, data_dir, out, output_dir=None, columns=None):
         from .checkpoints import find_checkpoint, load_trained_model
         from .code_cache import cached_test_codes
         from .evaluation_data import load_test_set
@@ -134,7 +139,8 @@ class Evaluation:
             self.categories = self.probabilities.argmax(axis=1)
             self.mapping, self.mapping_source = self._mapping()
             self.predicted = evaluation.apply_mapping(self.categories, self.mapping)
-        self.samples_dir = run_dir / "samples"
+        self.samples_dir = Path(output_dir).expanduser() if output_dir else run_dir / "samples"
+        self.columns = columns
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -237,38 +243,40 @@ class Evaluation:
         h = self.test.images.shape[1]
         if not self.classifier:
             return self._sample_variables(row_labels)
-        grid, _ = figures.samples_per_class(self.test.images, self.predicted, self.n, 60, rng)
+        grid, _ = figures.samples_per_class(self.test.images, self.predicted, self.n, self.columns or 60, rng)
         if row_labels:
             grid = add_row_labels(grid, self.test.class_names, h)
         self.save("samples_categorical.png", grid)
         top = self.probabilities.max(axis=1)
+        per_row = self.columns or 30
         for j in range(self.cfg.continuous_dim):
             grid, smallest, largest = figures.continuous_extremes(
-                self.test.images, self.predicted, top, self.parts.continuous[:, j], self.n, 30, confidence)
+                self.test.images, self.predicted, top, self.parts.continuous[:, j], self.n, per_row, confidence)
             if row_labels:
                 labels = [f"{name}{sign}" for name in self.test.class_names for sign in ("-", "+")]
                 grid = add_row_labels(grid, labels, h, width=30)
             self.save(f"sample_cont_c{j + 1}.png", grid)
-            short = [k for k in range(self.n) if len(smallest[k]) < 30]
+            short = [k for k in range(self.n) if len(smallest[k]) < per_row]
             if short:
-                self.say(f"  c{j + 1}: fewer than 30 confident images for digit(s) {short}: rows padded with black")
+                self.say(f"  c{j + 1}: fewer than {per_row} confident images for digit(s) {short}: rows padded "
+                         f"with black")
 
     def _sample_variables(self, row_labels: bool) -> None:
-        """Per categorical variable: row k = the 20 test images most confidently given value k. Per continuous
-        variable: two rows of the 40 smallest values, then two rows of the 40 largest."""
+        """Per categorical variable: row k = the 20 (--columns) test images most confidently given value k. Per
+        continuous variable: two rows of the smallest values, then two rows of the largest."""
         from . import visualization as vis
-        h = self.test.images.shape[1]
+        h, per_row = self.test.images.shape[1], self.columns or 20
         for v, probabilities in enumerate(self.parts.categorical):
-            chosen = vis.most_confident_per_value(probabilities, 20)
-            grid = vis.image_grid(vis.pick(self.test.images, chosen, 20), len(chosen), 20)
+            chosen = vis.most_confident_per_value(probabilities, per_row)
+            grid = vis.image_grid(vis.pick(self.test.images, chosen, per_row), len(chosen), per_row)
             if row_labels:
                 grid = vis.add_row_labels(grid, [str(k) for k in range(len(chosen))], h)
             self.save(f"samples_categorical_c{v + 1}.png", grid)
         everyone = np.zeros(len(self.test.images), int)
         for j in range(self.cfg.continuous_dim):
-            largest, smallest = vis.extremes_per_value(self.parts.continuous[:, j], everyone, 1, 40)
-            rows = [smallest[0][:20], smallest[0][20:], largest[0][:20], largest[0][20:]]
-            grid = vis.image_grid(vis.pick(self.test.images, rows, 20), 4, 20)
+            largest, smallest = vis.extremes_per_value(self.parts.continuous[:, j], everyone, 1, 2 * per_row)
+            rows = [smallest[0][:per_row], smallest[0][per_row:], largest[0][:per_row], largest[0][per_row:]]
+            grid = vis.image_grid(vis.pick(self.test.images, rows, per_row), 4, per_row)
             if row_labels:
                 grid = vis.add_row_labels(grid, ["low", "low", "high", "high"], h, width=34)
             self.save(f"sample_cont_c{j + 1}.png", grid)
@@ -282,7 +290,7 @@ class Evaluation:
 
         # rows: the digits where the test set has labels; otherwise 10 rows of random test images
         groups = self.test.labels if self.test.labels is not None else np.arange(len(self.test.images)) % 10
-        grid = figures.reconstruction_pairs(self.test.images, groups, rebuild, self.n or 10, 20, rng)
+        grid = figures.reconstruction_pairs(self.test.images, groups, rebuild, self.n or 10, self.columns or 20, rng)
         self.save("samples_reconstruction.png", grid)
         originals = to_float(self.test.images)
         reconstructions = self.model.generate(self.codes)
@@ -352,7 +360,7 @@ def main(argv=None, out=None) -> int:
         import_tensorflow()
         from .checkpoints import CheckpointError
         try:
-            ev = Evaluation(run_dir, args.iteration, args.data_dir, out)
+            ev = Evaluation(run_dir, args.iteration, args.data_dir, out, args.output_dir, args.columns)
         except CheckpointError as err:
             raise RunFolderError(str(err)) from None
         rng = np.random.default_rng(args.seed)

@@ -8,6 +8,7 @@
         samples_disc/<iteration>_d<v>.png max-activating validation images per categorical value
         samples_cont/<iteration>_c<j>.png largest / smallest value of each continuous variable per category
         checkpoints/iteration-<N>.*       the last checkpoints (G, E, D, optimisers, step, random state)
+        timing.jsonl                      wall-clock time of each training session
 
 Nothing in an existing folder is overwritten: a new run always gets a new folder.
 """

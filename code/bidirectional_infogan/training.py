@@ -11,7 +11,11 @@ the weights of an uninterrupted run.
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,9 +99,11 @@ class BidirectionalInfoGAN:
             generator=self.generator, encoder=self.encoder, discriminator=self.discriminator,
             d_optimizer=self.d_optimizer, ge_optimizer=self.ge_optimizer, step=self.step,
             noise_state=random_state_variables(self.discriminator))
-        self._train_step = tf.function(self._step_fn)
-        self._encode = tf.function(self._encode_fn)
-        self._generate = tf.function(self._generate_fn)
+        # autograph=False: the step has no tensor-dependent Python control flow to convert (and autograph
+        # would re-read this file from disk)
+        self._train_step = tf.function(self._step_fn, autograph=False)
+        self._encode = tf.function(self._encode_fn, autograph=False)
+        self._generate = tf.function(self._generate_fn, autograph=False)
 
     @property
     def d_variables(self) -> list:
@@ -196,6 +202,7 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
     last = min(tcfg.max_iter, settings.stop_after or tcfg.max_iter)
     progress = Progress(last, start, out=out)
     last_saved = start
+    started = time.time()
     try:
         for step in range(start + 1, last + 1):
             images = to_float(data.train_images[batches.indices(step - 1)])
@@ -227,7 +234,33 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
     finally:
         progress.close()
         writer.close()
+        _record_timing(run_dir, start, int(model.step.numpy()), time.time() - started)
     return model
+
+
+def _record_timing(run_dir: Path, first: int, last: int, seconds: float) -> None:
+    """Append one line per training session to RUN_DIR/timing.jsonl (iterations, wall-clock time, machine)."""
+    if last <= first:
+        return
+    record = {"from_iteration": first, "to_iteration": last, "seconds": round(seconds, 1),
+              "seconds_per_iteration": round(seconds / (last - first), 4), "machine": platform.node(),
+              "processor": _processor_name(), "cpus": _cpu_count(), "tensorflow": tf.__version__}
+    with open(Path(run_dir) / "timing.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _processor_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def log_figures(model: BidirectionalInfoGAN, writer, step: int, batch_images: np.ndarray,

@@ -1,0 +1,122 @@
+"""Collect the measured figures of MNIST runs into results/mnist.json and print the README's results table.
+
+    python scripts/mnist_results.py RUN_DIR [RUN_DIR ...] [--output results/mnist.json]
+
+Each RUN_DIR must have been evaluated first with
+    python evaluate_model.py --model_dir RUN_DIR --evaluate --json RUN_DIR/evaluation.json
+(which also caches E's codes of the test images). Besides accuracy, NMI and ARI, this script measures what the
+two continuous variables learned: within each digit class, the correlation of each variable with the ink of
+the image (mean pixel value, which grows with stroke width) and with its slant (the second-moment skew
+mu11 / mu02, which grows as the digit leans right), averaged over the ten classes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "code"))
+
+from bidirectional_infogan.data.mnist import load_mnist  # noqa: E402
+from bidirectional_infogan.run_folder import load_run_config  # noqa: E402
+
+
+def ink_and_slant(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean pixel value and slant (mu11 / mu02, x to the right, y downwards) of each image."""
+    x = images[..., 0].astype(np.float64) / 255.0
+    mass = x.sum(axis=(1, 2))
+    rows, cols = np.mgrid[0:x.shape[1], 0:x.shape[2]]
+    mean_r = (x * rows).sum(axis=(1, 2)) / mass
+    mean_c = (x * cols).sum(axis=(1, 2)) / mass
+    dr = rows[None] - mean_r[:, None, None]
+    dc = cols[None] - mean_c[:, None, None]
+    mu11 = (x * dr * dc).sum(axis=(1, 2))
+    mu02 = (x * dr * dr).sum(axis=(1, 2))
+    return x.mean(axis=(1, 2)), -mu11 / mu02  # rows grow downwards: a right lean has negative mu11
+
+
+def within_class_correlation(values: np.ndarray, feature: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean([np.corrcoef(values[labels == k], feature[labels == k])[0, 1] for k in range(10)]))
+
+
+def describe_run(run_dir: Path, test) -> dict:
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    run = load_run_config(run_dir)
+    iteration = evaluation["iteration"]
+    codes = np.load(run_dir / "test_codes" / f"iteration-{iteration}.npz")["codes"]
+    continuous = codes[:, run.model.z_dim + run.model.categorical_total:]
+    ink, slant = ink_and_slant(test.images)
+    variables = []
+    for j in range(run.model.continuous_dim):
+        variables.append({"variable": f"c{j + 1}",
+                          "corr_ink": round(within_class_correlation(continuous[:, j], ink, test.labels), 3),
+                          "corr_slant": round(within_class_correlation(continuous[:, j], slant, test.labels), 3)})
+    stroke = max(variables, key=lambda v: abs(v["corr_ink"]))["variable"]
+    rotation = max(variables, key=lambda v: abs(v["corr_slant"]))["variable"]
+    timing_file = run_dir / "timing.jsonl"
+    sessions = [json.loads(line) for line in timing_file.read_text().splitlines()] if timing_file.exists() else []
+    return {
+        "run": run_dir.name, "seed": run.train.seed, "iteration": iteration,
+        "accuracy": evaluation["accuracy"], "nmi": evaluation["nmi"], "ari": evaluation["ari"],
+        "purity": evaluation["purity"], "misclassified": evaluation["errors"],
+        "mapping_source": evaluation["mapping_source"], "encodings": evaluation["encodings"],
+        "continuous": variables, "stroke_width_variable": stroke, "rotation_variable": rotation,
+        "train_seconds": round(sum(s["seconds"] for s in sessions), 1) if sessions else None,
+        "processor": sessions[-1]["processor"] if sessions else None,
+        "cpus": sessions[-1]["cpus"] if sessions else None,
+    }
+
+
+def summary(runs: list[dict]) -> dict:
+    out = {"runs": len(runs)}
+    for key in ("accuracy", "nmi", "ari"):
+        values = [r[key] for r in runs]
+        out[key] = {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
+                    "min": min(values), "max": max(values)}
+    return out
+
+
+def markdown(runs: list[dict], total: dict) -> str:
+    lines = ["| seed | iteration | test accuracy | NMI | ARI | errors | stroke width | rotation | training time |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |"]
+    for r in runs:
+        hours = f"{r['train_seconds'] / 3600:.1f} h" if r["train_seconds"] else "n/a"
+        lines.append(f"| {r['seed']} | {r['iteration']:,} | {r['accuracy']:.2%} | {r['nmi']:.3f} | {r['ari']:.3f} | "
+                     f"{r['misclassified']} | {r['stroke_width_variable']} | {r['rotation_variable']} | {hours} |")
+    if len(runs) > 1:
+        a, n, r = total["accuracy"], total["nmi"], total["ari"]
+        lines.append(f"| mean ± std ({len(runs)} runs) | | {a['mean']:.2%} ± {a['std']:.2%} | "
+                     f"{n['mean']:.3f} ± {n['std']:.3f} | {r['mean']:.3f} ± {r['std']:.3f} | | | | |")
+    lines.append("| original (best model, hand mapping) | 30,000 | 96.99% | | | | c2 | c3 | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dirs", nargs="+", type=Path)
+    parser.add_argument("--output", type=Path, default=ROOT / "results" / "mnist.json")
+    parser.add_argument("--data_dir", default=None, help="MNIST folder (default: the first run's)")
+    args = parser.parse_args()
+    evaluated = [d for d in args.run_dirs if (d / "evaluation.json").is_file()]
+    for skipped in sorted(set(args.run_dirs) - set(evaluated)):
+        print(f"skipping {skipped}: no evaluation.json (run evaluate_model.py --evaluate --json on it first)")
+    if not evaluated:
+        sys.exit("no evaluated run given")
+    data_dir = args.data_dir or load_run_config(evaluated[0]).data.get("data_dir")
+    test = load_mnist(data_dir).test
+    runs = sorted((describe_run(d, test) for d in evaluated), key=lambda r: r["seed"])
+    total = summary(runs)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({"runs": runs, "summary": total}, indent=2) + "\n")
+    print(f"wrote {args.output}\n")
+    print(markdown(runs, total))
+
+
+if __name__ == "__main__":
+    main()
