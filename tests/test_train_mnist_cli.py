@@ -169,3 +169,26 @@ def test_script_errors_have_no_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
     assert "does not exist" in result.stderr
+
+
+def test_sigterm_saves_a_checkpoint(mnist_dir, tmp_path):
+    """`kill` (or a scheduler's stop) saves a checkpoint before the process ends, like Ctrl-C."""
+    import signal
+    process = subprocess.Popen([sys.executable, str(ROOT / "code" / "train_mnist.py"), "--data_dir", str(mnist_dir),
+                                "--log_dir", str(tmp_path), "--batch_size", "8", "--max_iter", "100000"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:  # the first progress line comes after the first iteration
+            if "iter |" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "Interrupted: saved" in out and "--resume" in out
+    run_dir = only_run(tmp_path)
+    saved = list((run_dir / "checkpoints").glob("iteration-*.index"))
+    assert len(saved) == 1 and int(saved[0].stem.split("-")[1]) >= 1
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["data"]["data_dir"] == str(Path(mnist_dir).resolve())  # stored absolute

@@ -202,6 +202,9 @@ def main(script: TrainingScript, argv=None) -> int:
     parser = build_parser(script)
     args = parser.parse_args(argv)
     given = {name: value for name, value in vars(args).items() if value is not None}
+    for name in ("data_dir", "cache_dir"):  # stored absolute, so that --resume and evaluation work from anywhere
+        if name in given:
+            given[name] = str(Path(given[name]).expanduser().resolve())
     try:
         # Everything that can be wrong with the input is checked before TensorFlow is imported.
         if args.resume:

@@ -14,8 +14,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,26 +207,27 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
     last_saved = start
     started = time.time()
     try:
-        for step in range(start + 1, last + 1):
-            images = to_float(data.train_images[batches.indices(step - 1)])
-            z, c = latent.sample_latent(cfg, stream_rng(tcfg.seed, LATENT_STREAM, step), tcfg.batch_size)
-            metrics = model.train_step(images, z, c)
-            is_log_step = step % settings.log_every == 0
-            if is_log_step or step % settings.scalars_every == 0:
-                values = {name: float(value) for name, value in metrics.items()}
-                with writer.as_default(step=step):
-                    for name, value in {**values, **model.learning_rates()}.items():
-                        tf.summary.scalar(name, value)
-                if is_log_step:
-                    progress.message(f"Iteration: {step}; D_loss: {values['D_loss']:.4}; "
-                                     f"G_loss: {values['G_loss']:.4}")
-                    log_figures(model, writer, step, images, data.validation_images, run_dir)
-                writer.flush()
-            if step % settings.checkpoint_every == 0 or step == last:
-                path = manager.save(checkpoint_number=step)
-                last_saved = step
-                progress.message(f"Model saved in {path}")
-            progress.update(step)
+        with _stop_signals_interrupt():
+            for step in range(start + 1, last + 1):
+                images = to_float(data.train_images[batches.indices(step - 1)])
+                z, c = latent.sample_latent(cfg, stream_rng(tcfg.seed, LATENT_STREAM, step), tcfg.batch_size)
+                metrics = model.train_step(images, z, c)
+                is_log_step = step % settings.log_every == 0
+                if is_log_step or step % settings.scalars_every == 0:
+                    values = {name: float(value) for name, value in metrics.items()}
+                    with writer.as_default(step=step):
+                        for name, value in {**values, **model.learning_rates()}.items():
+                            tf.summary.scalar(name, value)
+                    if is_log_step:
+                        progress.message(f"Iteration: {step}; D_loss: {values['D_loss']:.4}; "
+                                         f"G_loss: {values['G_loss']:.4}")
+                        log_figures(model, writer, step, images, data.validation_images, run_dir)
+                    writer.flush()
+                if step % settings.checkpoint_every == 0 or step == last:
+                    path = manager.save(checkpoint_number=step)
+                    last_saved = step
+                    progress.message(f"Model saved in {path}")
+                progress.update(step)
     except KeyboardInterrupt:
         # The step counter is the truth: a step either ran completely or not at all.
         done = int(model.step.numpy())
@@ -236,6 +240,25 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
         writer.close()
         _record_timing(run_dir, start, int(model.step.numpy()), time.time() - started)
     return model
+
+
+@contextmanager
+def _stop_signals_interrupt():
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt while training, so that Ctrl-C, `kill` and a scheduler's
+    stop all save a checkpoint first (a background job may start with SIGINT ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _record_timing(run_dir: Path, first: int, last: int, seconds: float) -> None:
