@@ -215,6 +215,9 @@ def main(script: TrainingScript, argv=None) -> int:
         else:
             run = build_run(script, {**script.defaults, **given})
         data = script.load_data(run.data, run.train.validation_size)
+        if run.train.batch_size > len(data.train_images):
+            raise ConfigError(f"--batch_size {run.train.batch_size} is larger than the "
+                              f"{len(data.train_images)} training images")
         if args.resume:
             record_command(run_dir)
         else:

@@ -1,4 +1,4 @@
-"""The training step, the training loop, checkpoints and exact resume.
+"""The training step, the training loop and exact resume.
 
 One iteration is the original's: one forward pass on one batch, then D and (G, E) are updated from it
 together (simultaneous, not alternating).
@@ -30,7 +30,7 @@ from . import latent, losses, visualization
 from .config import ModelConfig, RunConfig, TrainConfig
 from .data.common import TrainingData, to_float
 from .networks import build_discriminator, build_encoder, build_generator
-from .checkpoints import CheckpointError, checkpoint_manager, restore  # noqa: F401
+from .checkpoints import CheckpointError, checkpoint_manager, restore
 from .progress import Progress
 
 # Independent random streams, each seeded with [seed, stream, index].
@@ -61,10 +61,8 @@ class ShuffledBatches:
 
     def indices(self, batch_index: int) -> np.ndarray:
         start = batch_index * self.batch_size
-        positions = np.arange(start, start + self.batch_size)
-        epochs, offsets = np.divmod(positions, self.n_items)
-        return np.array([self._epoch(e)[o] for e, o in zip(epochs, offsets)]) if epochs[0] != epochs[-1] \
-            else self._epoch(int(epochs[0]))[offsets]
+        epochs, offsets = np.divmod(np.arange(start, start + self.batch_size), self.n_items)
+        return np.concatenate([self._epoch(int(e))[offsets[epochs == e]] for e in np.unique(epochs)])
 
 
 def random_state_variables(model: keras.Model) -> list:
