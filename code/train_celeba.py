@@ -45,6 +45,7 @@ SCRIPT = cli.TrainingScript(
     data_options=lambda flags: {"data_dir": flags["data_dir"], "crop": flags["crop"],
                                 "cache_dir": flags["cache_dir"]},
     add_arguments=lambda parser: (cli.add_table2_arguments(parser, SCRIPT.defaults), add_arguments(parser)),
+    data_dir_help="folder with img_align_celeba/ and list_eval_partition.txt (required for a new run)",
     epilog=f"--data_dir must hold img_align_celeba/*.jpg and list_eval_partition.txt (Align&Cropped images, "
            f"{celeba.URL}); list_attr_celeba.txt is used by evaluate_model.py. The first run crops and resizes "
            "every image once into the cache (a few minutes); later runs read the cache. The figures use the "

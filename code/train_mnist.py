@@ -28,6 +28,7 @@ SCRIPT = cli.TrainingScript(
     build_model_config=build_model_config,
     load_data=load_data,
     data_options=lambda flags: {"data_dir": flags["data_dir"]},
+    data_dir_help="folder with the four MNIST files (default: the download cache, filled on first use)",
     epilog="MNIST is read from --data_dir (the four IDX files, gzip or not); without it, from "
            f"{mnist.default_cache_dir()}, downloaded there on first use.\n"
            "Watch a run with: tensorboard --logdir log_dir/mnist",

@@ -30,6 +30,7 @@ SCRIPT = cli.TrainingScript(
     load_data=load_data,
     data_options=lambda flags: {"data_dir": flags["data_dir"], "use_extra": bool(flags["use_extra"])},
     add_arguments=lambda parser: (cli.add_table2_arguments(parser, SCRIPT.defaults), add_arguments(parser)),
+    data_dir_help="folder with train_32x32.mat and test_32x32.mat (required for a new run)",
     epilog=f"--data_dir must hold train_32x32.mat and test_32x32.mat (Format 2, cropped digits) from {svhn.URL}. "
            "The first 5,000 training images are held out for the figures.\n"
            "Watch a run with: tensorboard --logdir log_dir/svhn",

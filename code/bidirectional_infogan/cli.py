@@ -67,6 +67,7 @@ class TrainingScript:
     data_options: Callable[[dict], dict]  # flag values -> the data options stored in config.json
     add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
     epilog: str = ""
+    data_dir_help: str = "folder with the data set files"
 
 
 COMMON_DEFAULTS = dict(
@@ -139,8 +140,7 @@ def build_parser(script: TrainingScript) -> argparse.ArgumentParser:
                           f"initialisation, sqrt(2 / fan_in) (default {d['init']})")
     script.add_arguments(parser)
     run = parser.add_argument_group("data, logging and checkpoints")
-    run.add_argument("--data_dir", help="folder with the data set files (default: "
-                     + (d["data_dir"] or "the download cache") + ")")
+    run.add_argument("--data_dir", help=script.data_dir_help)
     run.add_argument("--validation_size", type=positive_int,
                      help="images held out of training for the figures of the validation set: the first N "
                           "training images (MNIST, SVHN) or of the validation partition (CelebA) "
