@@ -1,0 +1,57 @@
+"""Test accuracy of every checkpoint of an MNIST run (Hungarian mapping), to compare a run's course with
+the reference trajectory.
+
+    python scripts/mnist_trajectory.py RUN_DIR [--output results/mnist_trajectory.json]
+
+Train with `--checkpoint_every 1000 --keep_checkpoints 30` (loop settings only: they do not change the
+trajectory) to have a checkpoint every 1,000 iterations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "code"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--output", type=Path, default=ROOT / "results" / "mnist_trajectory.json")
+    parser.add_argument("--data_dir", default=None)
+    args = parser.parse_args()
+
+    from bidirectional_infogan.tf_setup import import_tensorflow
+    import_tensorflow()
+    from bidirectional_infogan import evaluation
+    from bidirectional_infogan.checkpoints import load_trained_model
+    from bidirectional_infogan.code_cache import cached_test_codes
+    from bidirectional_infogan.evaluation_data import load_test_set
+    from bidirectional_infogan.latent import split_latent
+    from bidirectional_infogan.run_folder import list_checkpoints, load_run_config
+
+    run = load_run_config(args.run_dir)
+    test = load_test_set(run, args.data_dir)
+    points = []
+    for iteration in list_checkpoints(args.run_dir):
+        model, _, _ = load_trained_model(args.run_dir, iteration)
+        codes, _ = cached_test_codes(model, args.run_dir, iteration, test.images)
+        categories = split_latent(run.model, codes).categorical[0].argmax(axis=1)
+        mapping = evaluation.hungarian_mapping(categories, test.labels, 10, 10)
+        report = evaluation.classification_report(categories, test.labels, 10, 10, mapping)
+        points.append({"iteration": iteration, "accuracy": report["accuracy"], "nmi": report["nmi"],
+                       "ari": report["ari"]})
+        print(f"{iteration:>6}: accuracy {report['accuracy']:.2%}  NMI {report['nmi']:.3f}  ARI {report['ari']:.3f}",
+              flush=True)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({"run": args.run_dir.name, "seed": run.train.seed, "points": points},
+                                      indent=2) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
