@@ -17,7 +17,8 @@ def build_model_config(flags):
 
 def load_data(options, validation_size):
     data = mnist.load_mnist(options["data_dir"], validation_size=validation_size)
-    return TrainingData(train_images=data.train.images, validation_images=data.validation.images)
+    return TrainingData(train_images=data.train.images, validation_images=data.validation.images,
+                        validation_labels=data.validation.labels)
 
 
 SCRIPT = cli.TrainingScript(

@@ -17,7 +17,8 @@ def load_data(options, validation_size):
     if options["data_dir"] is None:
         raise DataError(f"pass --data_dir: the folder with train_32x32.mat and test_32x32.mat ({svhn.URL})")
     data = svhn.load_svhn(options["data_dir"], use_extra=options["use_extra"], validation_size=validation_size)
-    return TrainingData(train_images=data.train.images, validation_images=data.validation.images)
+    return TrainingData(train_images=data.train.images, validation_images=data.validation.images,
+                        validation_labels=data.validation.labels)
 
 
 SCRIPT = cli.TrainingScript(

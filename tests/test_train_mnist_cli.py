@@ -72,6 +72,23 @@ def test_tensorboard_scalars_and_images(full_run):
         assert (height, width) == (h, w), tag
 
 
+def test_validation_accuracy_in_tensorboard(full_run, mnist_dir):
+    """validation/accuracy_c1 at iteration 40 equals the Hungarian accuracy of the checkpoint's E on the
+    5,000 validation images, computed here independently."""
+    from bidirectional_infogan import evaluation
+    from bidirectional_infogan.checkpoints import load_trained_model
+    from bidirectional_infogan.data.mnist import load_mnist
+    acc = event_tags(full_run)
+    logged = {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors("validation/accuracy_c1")}
+    assert sorted(logged) == [20, 40] and "validation/nmi_c1" in acc.Tags()["tensors"]
+    model, _, _ = load_trained_model(full_run, 40)
+    validation = load_mnist(mnist_dir).validation
+    values = model.encode(validation.images)[:, 16:26].argmax(axis=1)
+    mapping = evaluation.hungarian_mapping(values, validation.labels, 10, 10)
+    expected = evaluation.accuracy(evaluation.apply_mapping(values, mapping), validation.labels)
+    assert logged[40] == pytest.approx(expected, abs=1e-6)
+
+
 def _weights(prefix):
     reader = tf.train.load_checkpoint(prefix)
     # everything but bookkeeping: the object graph's layout and the number of saves differ legitimately

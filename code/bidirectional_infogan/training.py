@@ -219,7 +219,9 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
                     if is_log_step:
                         progress.message(f"Iteration: {step}; D_loss: {values['D_loss']:.4}; "
                                          f"G_loss: {values['G_loss']:.4}")
-                        log_figures(model, writer, step, images, data.validation_images, run_dir)
+                        scores = log_figures(model, writer, step, images, data, run_dir)
+                        if scores:
+                            progress.message(f"  {scores}")
                     writer.flush()
                 if step % settings.checkpoint_every == 0 or step == last:
                     path = manager.save(checkpoint_number=step)
@@ -285,9 +287,10 @@ def _cpu_count() -> int:
 
 
 def log_figures(model: BidirectionalInfoGAN, writer, step: int, batch_images: np.ndarray,
-                validation_images: np.ndarray, run_dir: Path) -> None:
+                data: TrainingData, run_dir: Path) -> str:
     """The log-step figures: generated grids and reconstructions to TensorBoard (networks in inference
-    mode), max-activating validation samples to samples_disc/ and samples_cont/."""
+    mode), max-activating validation samples to samples_disc/ and samples_cont/, and, where the validation
+    images have labels, how well each categorical variable classifies them. Returns a line for the log."""
     cfg = model.cfg
     rng = stream_rng(model.train_cfg.seed, FIGURE_STREAM, step)
     with writer.as_default(step=step):
@@ -302,10 +305,32 @@ def log_figures(model: BidirectionalInfoGAN, writer, step: int, batch_images: np
         originals = batch_images[:50]
         reconstructions = model.generate(model.encode(originals))
         tf.summary.image("image_reconstruction", visualization.pair_grid(originals, reconstructions, 5, 10)[None])
-    save_validation_samples(model, validation_images, step, run_dir)
+    parts = latent.split_latent(cfg, model.encode(data.validation_images))
+    save_validation_samples(parts, data.validation_images, step, run_dir)
+    if data.validation_labels is None or len(data.validation_labels) == 0:
+        return ""
+    return log_validation_scores(parts, data.validation_labels, writer, step)
 
 
-def save_validation_samples(model: BidirectionalInfoGAN, validation_images: np.ndarray, step: int,
+def log_validation_scores(parts: latent.LatentParts, labels: np.ndarray, writer, step: int) -> str:
+    """TensorBoard scalars validation/accuracy_c<v> (best one-to-one mapping of the values of categorical
+    variable v to the labels, Hungarian algorithm) and validation/nmi_c<v>. Labels are not used in training."""
+    from . import evaluation
+    n_labels = int(labels.max()) + 1
+    scores = []
+    with writer.as_default(step=step):
+        for v, probabilities in enumerate(parts.categorical):
+            values, n_values = probabilities.argmax(axis=1), probabilities.shape[1]
+            mapping = evaluation.hungarian_mapping(values, labels, n_values, n_labels)
+            accuracy = evaluation.accuracy(evaluation.apply_mapping(values, mapping), labels)
+            nmi = evaluation.normalized_mutual_information(values, labels, n_values, n_labels)
+            tf.summary.scalar(f"validation/accuracy_c{v + 1}", accuracy)
+            tf.summary.scalar(f"validation/nmi_c{v + 1}", nmi)
+            scores.append(f"c{v + 1} {accuracy:.2%}")
+    return "validation accuracy (Hungarian mapping): " + ", ".join(scores)
+
+
+def save_validation_samples(parts: latent.LatentParts, validation_images: np.ndarray, step: int,
                             run_dir: Path) -> None:
     """Max-activating validation images.
 
@@ -316,16 +341,14 @@ def save_validation_samples(model: BidirectionalInfoGAN, validation_images: np.n
     variable j. With several categorical variables (CelebA, SVHN, as the original's result pages): two rows
     of the 20 images with the smallest values, then two rows of the 20 with the largest.
     """
-    cfg = model.cfg
-    parts = latent.split_latent(cfg, model.encode(validation_images))
     for v, probabilities in enumerate(parts.categorical):
         chosen = visualization.most_confident_per_value(probabilities, 10)
         grid = visualization.image_grid(visualization.pick(validation_images, chosen, 10), len(chosen), 10)
         _save_new(Path(run_dir) / "samples_disc" / f"{step}_d{v + 1}.png", grid)
-    per_category = len(cfg.categorical_dims) == 1
+    per_category = len(parts.categorical) == 1
     groups = parts.categorical[0].argmax(axis=1) if per_category else np.zeros(len(validation_images), int)
-    n_groups = cfg.categorical_dims[0] if per_category else 1
-    for j in range(cfg.continuous_dim):
+    n_groups = parts.categorical[0].shape[1] if per_category else 1
+    for j in range(parts.continuous.shape[1]):
         if per_category:
             largest, smallest = visualization.extremes_per_value(parts.continuous[:, j], groups, n_groups)
             cells = visualization.pick(validation_images, largest, 1) + visualization.pick(validation_images, smallest, 1)

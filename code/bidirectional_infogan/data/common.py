@@ -16,7 +16,9 @@ def to_float(images: np.ndarray) -> np.ndarray:
 
 @dataclass
 class TrainingData:
-    """uint8 images (N, H, W, C) to train on, and the validation images of the max-activation figures."""
+    """uint8 images (N, H, W, C) to train on, the validation images of the figures, and their labels where
+    the data set has classes (for the validation scores in TensorBoard; never used in training)."""
 
     train_images: np.ndarray
     validation_images: np.ndarray
+    validation_labels: np.ndarray | None = None
