@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="--sample: softmax confidence above which an image counts as confidently "
                             "classified (default 0.996, as the original)")
     other.add_argument("--row_labels", action="store_true",
-                       help="--sample: write the digit of each row in a margin on the left")
+                       help="--sample: write in a margin on the left the categorical value of each row (MNIST: "
+                            "rows are sorted by the digit the value stands for; '-' and '+' mark the rows of "
+                            "small and large continuous values)")
     other.add_argument("--columns", type=positive_int,
                        help="images per row of the --sample figures (default 60 for samples_categorical and "
                             "30 for sample_cont, as the original) and pairs per row of --reconstruct (default "
@@ -244,8 +246,10 @@ class Evaluation:
         if not self.classifier:
             return self._sample_variables(row_labels)
         grid, _ = figures.samples_per_class(self.test.images, self.predicted, self.n, self.columns or 60, rng)
+        # rows are the digits 0..9; a row's label is the categorical value that stands for its digit
+        values = [str(v) for v in evaluation.encodings_from_mapping(self.mapping, self.n)]
         if row_labels:
-            grid = add_row_labels(grid, self.test.class_names, h)
+            grid = add_row_labels(grid, values, h)
         self.save("samples_categorical.png", grid)
         top = self.probabilities.max(axis=1)
         per_row = self.columns or 30
@@ -253,7 +257,7 @@ class Evaluation:
             grid, smallest, largest = figures.continuous_extremes(
                 self.test.images, self.predicted, top, self.parts.continuous[:, j], self.n, per_row, confidence)
             if row_labels:
-                labels = [f"{name}{sign}" for name in self.test.class_names for sign in ("-", "+")]
+                labels = [f"{value}{sign}" for value in values for sign in ("-", "+")]
                 grid = add_row_labels(grid, labels, h, width=30)
             self.save(f"sample_cont_c{j + 1}.png", grid)
             short = [k for k in range(self.n) if len(smallest[k]) < per_row]
