@@ -347,7 +347,10 @@ def main(argv=None, out=None) -> int:
         parser.error("no mode given: choose one or more of " + ", ".join("--" + m for m in MODES))
     try:
         run_dir = Path(args.model_dir).expanduser()
-        load_run_config(run_dir)  # fails early, before TensorFlow is imported, if this is not a run folder
+        run = load_run_config(run_dir)  # fails early, before TensorFlow is imported, if not a run folder
+        if args.misclassified and len(run.model.categorical_dims) != 1:
+            raise RunFolderError("--misclassified needs a run with one categorical variable that classifies "
+                                 "the test labels (MNIST)")
         available = list_checkpoints(run_dir)
         if not available:
             raise RunFolderError(f"{run_dir} has no checkpoint")
