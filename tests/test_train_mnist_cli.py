@@ -114,6 +114,17 @@ def test_resume_equals_uninterrupted_run(full_run, mnist_dir, tmp_path):
     assert (run_dir / "command.txt").read_text().count("\n") == 2
 
 
+def test_figures_and_logging_do_not_change_training(full_run, mnist_dir, tmp_path):
+    """The shared run logged figures at 20 and 40 and scalars every 10; without them, the same weights."""
+    quiet = FAST + ["--log_every", "1000", "--scalars_every", "1000"]  # later flags win
+    assert run_cli(quiet + ["--data_dir", mnist_dir, "--log_dir", tmp_path]) == 0
+    run_dir = only_run(tmp_path)
+    assert not any((run_dir / "samples_disc").iterdir())
+    quiet_weights = _weights(str(run_dir / "checkpoints" / "iteration-40"))
+    logged_weights = _weights(str(full_run / "checkpoints" / "iteration-40"))
+    assert [n for n in logged_weights if not np.array_equal(quiet_weights[n], logged_weights[n])] == []
+
+
 def test_resume_refuses_changed_settings(full_run, capsys):
     assert run_cli(["--resume", full_run, "--lr_d", "0.01"]) == 2
     err = capsys.readouterr().err.strip()
