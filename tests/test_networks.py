@@ -133,7 +133,8 @@ def test_batch_norm_settings_and_noise(nets):
 
 
 def test_fused_batch_norm_matches_the_batch_norm_formula():
-    """Training mode: normalise with batch mean and biased variance; moving averages with momentum."""
+    """Training mode: normalise with batch mean and biased variance; moving averages with momentum, of the
+    unbiased variance."""
     import tensorflow as tf
     from bidirectional_infogan.networks import FusedBatchNorm
     rng = np.random.default_rng(3)
@@ -146,9 +147,11 @@ def test_fused_batch_norm_matches_the_batch_norm_formula():
         y = layer(tf.constant(x), training=True).numpy()
         axes = tuple(range(len(shape) - 1))
         mean, var = x.mean(axis=axes), x.var(axis=axes)
+        n = x.size // shape[-1]
         np.testing.assert_allclose(y, 1.5 * (x - mean) / np.sqrt(var + 1e-3) + 0.25, atol=1e-4)
         np.testing.assert_allclose(layer.moving_mean.numpy(), 0.1 * mean, rtol=1e-5)
-        np.testing.assert_allclose(layer.moving_variance.numpy(), 0.9 + 0.1 * var, rtol=1e-5)
+        # the moving variance averages the unbiased batch variance, as TF1's fused batch norm did
+        np.testing.assert_allclose(layer.moving_variance.numpy(), 0.9 + 0.1 * var * n / (n - 1), rtol=1e-5)
         # inference uses the moving statistics
         y_inf = layer(tf.constant(x), training=False).numpy()
         mm, mv = layer.moving_mean.numpy(), layer.moving_variance.numpy()

@@ -64,12 +64,15 @@ def activation_layer(name: str, layer_name: str):
 
 
 class FusedBatchNorm(layers.BatchNormalization):
-    """Keras's BatchNormalization (same variables, same moving-average rule), computed in training mode with
-    TensorFlow's fused kernel, which is about twice as fast on a CPU as Keras 3's generic moments.
+    """Batch normalisation as the original's TF1 `contrib.layers.batch_norm`, on Keras's BatchNormalization
+    variables (gamma, beta, moving mean and variance).
 
-    Training: normalise with the batch mean and the biased batch variance, then
-    moving = momentum * moving + (1 - momentum) * batch statistic (biased variance, as TF1's non-fused
-    batch norm). Inference: normalise with the moving statistics (Keras's own code path).
+    Training: normalise with the batch mean and the biased batch variance (TensorFlow's fused kernel, about
+    twice as fast on a CPU as Keras 3's generic moments), then
+    moving = momentum * moving + (1 - momentum) * batch statistic, where the variance that enters the moving
+    average is the unbiased one (n / (n - 1) times the biased), as in the original: TF1's batch_norm used the
+    fused kernel, which returns the Bessel-corrected variance for the moving average, for dense (rank-2) and
+    convolution (rank-4) inputs alike. Inference: Keras's own code path on the moving statistics.
     """
 
     def call(self, inputs, training=None, mask=None):
@@ -77,13 +80,12 @@ class FusedBatchNorm(layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
         as_4d = tf.reshape(inputs, (-1, 1, 1, channels)) if len(inputs.shape) == 2 else inputs
-        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+        # in training the kernel returns the batch mean and the Bessel-corrected batch variance
+        outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
             as_4d, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)
-        # The fused kernel returns the unbiased (Bessel-corrected) variance; undo the correction.
-        count = tf.cast(tf.size(as_4d) // channels, variance.dtype)
-        variance = variance * (count - 1.0) / count
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum
+                                    + unbiased_variance * (1.0 - self.momentum))
         return tf.reshape(outputs, tf.shape(inputs)) if len(inputs.shape) == 2 else outputs
 
 
