@@ -82,17 +82,20 @@ def test_evaluate_reports_and_json(all_modes, run_copy, test_data):
 
 
 def test_encodings_file_is_used(run_copy, mnist_dir, test_data):
+    """Entry i of encodings.txt is the category that encodes digit i (not the other way round)."""
     test, _ = test_data
-    predicted, codes = predictions(run_copy, test.labels)
+    _, codes = predictions(run_copy, test.labels)
     categories = codes[:, 16:26].argmax(axis=1)
-    (run_copy / "encodings.txt").write_text("0,1,2,3,4,5,6,7,8,9\n")
+    encodings = [6, 5, 9, 2, 1, 8, 3, 0, 4, 7]
+    digit_of_category = {category: digit for digit, category in enumerate(encodings)}
+    expected = float(np.mean([digit_of_category[c] for c in categories] == test.labels))
+    (run_copy / "encodings.txt").write_text(",".join(map(str, encodings)) + "\n")
     try:
         code, out = run_main(["--model_dir", run_copy, "--evaluate", "--data_dir", mnist_dir])
     finally:
         (run_copy / "encodings.txt").unlink()
     assert code == 0
-    identity = float(np.mean(categories == test.labels))
-    assert f"Accuracy: {identity:.4f}" in out and "encodings.txt" in out and "No encodings.txt" not in out
+    assert f"Accuracy: {expected:.4f}" in out and "encodings.txt" in out and "No encodings.txt" not in out
     assert "test codes from the cache" in out
 
 
@@ -100,39 +103,68 @@ def test_sample_layouts(all_modes, run_copy, test_data):
     test, index = test_data
     predicted, codes = predictions(run_copy, test.labels)
     pixels = np.asarray(Image.open(run_copy / "samples" / "samples_categorical.png"))
-    assert pixels.shape[::-1] == grid_size(10, 60)
-    for row in range(10):
-        for col in (0, 7):
+    assert pixels.shape[::-1] == grid_size(20, 30)  # as the original: each digit on two rows of 30
+    for row in range(20):
+        for col in (0, 29):
             image = cell(pixels, row, col)
             if image.any():  # a row may be padded with black when a digit has fewer than 60 images
-                assert predicted[index[image.tobytes()]] == row
-    cont = np.asarray(Image.open(run_copy / "samples" / "sample_cont_c1.png"))
-    assert cont.shape[::-1] == grid_size(20, 30)
-    # rows 2k and 2k+1: confident images of digit k with the smallest, then the largest values of c1
-    c1 = codes[:, 26]
+                assert predicted[index[image.tobytes()]] == row // 2
+    assert np.asarray(Image.open(run_copy / "samples" / "sample_cont_c1.png")).shape[::-1] == grid_size(20, 30)
+
+
+def test_continuous_extremes_content(run_copy, mnist_dir, test_data, tmp_path):
+    """Rows 2k and 2k+1: confidently classified images of digit k with the smallest, then the largest c1
+    (a low --confidence, because a 40-iteration model is rarely 99.6% sure)."""
+    test, index = test_data
+    predicted, codes = predictions(run_copy, test.labels)
+    code, out = run_main(["--model_dir", run_copy, "--sample", "--confidence", "0.2", "--data_dir", mnist_dir,
+                          "--output_dir", tmp_path])
+    assert code == 0, out
+    cont = np.asarray(Image.open(tmp_path / "sample_cont_c1.png"))
+    c1, confidence = codes[:, 26], codes[:, 16:26].max(axis=1)
+    filled = 0
     for k in range(10):
         small, large = cell(cont, 2 * k, 0), cell(cont, 2 * k + 1, 0)
-        if small.any():
-            i, j = index[small.tobytes()], index[large.tobytes()]
-            assert predicted[i] == k and predicted[j] == k and c1[i] <= c1[j]
+        if not small.any():
+            continue
+        filled += 1
+        i, j = index[small.tobytes()], index[large.tobytes()]
+        assert predicted[i] == k and predicted[j] == k and confidence[i] > 0.2
+        members = (predicted == k) & (confidence > 0.2)
+        assert c1[i] == c1[members].min() and c1[j] == c1[members].max()
+    assert filled >= 5
 
 
 def test_reconstruction_layout(all_modes, run_copy, test_data):
     test, index = test_data
     pixels = np.asarray(Image.open(run_copy / "samples" / "samples_reconstruction.png"))
-    assert pixels.shape[::-1] == grid_size(10, 40)
-    for row in range(10):
-        for pair in (0, 19):
+    assert pixels.shape[::-1] == grid_size(20, 20)  # as the original: each digit on two rows of 10 pairs
+    for row in range(20):
+        for pair in (0, 9):
             original = cell(pixels, row, 2 * pair)
-            assert test.labels[index[original.tobytes()]] == row  # originals in the odd columns, by true class
-            assert original.tobytes() not in (cell(pixels, row, 2 * pair + 1).tobytes(),)
+            assert test.labels[index[original.tobytes()]] == row // 2  # originals in the odd columns
+            assert original.tobytes() != cell(pixels, row, 2 * pair + 1).tobytes()
     out, figures = all_modes
     assert "Reconstruction MSE" in out and figures["random_pair_mse"] > 0
 
 
-def test_generate_layouts(all_modes, run_copy):
+def test_generate_layouts(run_copy, mnist_dir, tmp_path):
+    """The categorical grid is G applied to the codes of latent.categorical_grid_latent, in order: row r
+    has one z, column k is category k. Recomputed here from the same seed and compared pixel by pixel."""
+    from bidirectional_infogan.checkpoints import load_trained_model
+    from bidirectional_infogan.latent import categorical_grid_latent
+    from bidirectional_infogan.visualization import to_uint8
+    code, out = run_main(["--model_dir", run_copy, "--generate", "--seed", "7", "--data_dir", mnist_dir,
+                          "--output_dir", tmp_path])
+    assert code == 0, out
     for name in ("generated_imgs_categorical.png", "generated_imgs_cont_c1.png", "generated_imgs_cont_c2.png"):
-        assert Image.open(run_copy / "samples" / name).size == grid_size(10, 10)
+        assert Image.open(tmp_path / name).size == grid_size(10, 10)
+    model, _, run = load_trained_model(run_copy)
+    images = model.generate(categorical_grid_latent(run.model, np.random.default_rng(7)))
+    pixels = np.asarray(Image.open(tmp_path / "generated_imgs_categorical.png"))
+    for row, col in ((0, 0), (3, 7), (9, 9)):
+        expected = to_uint8(images[row * 10 + col])[..., 0]
+        assert np.abs(cell(pixels, row, col).astype(int) - expected).max() <= 1
 
 
 def test_misclassified_layout(all_modes, run_copy, test_data):
@@ -199,6 +231,16 @@ def test_bad_input(make, argv, message, run_copy, tmp_path, capsys, mnist_dir):
         assert (target / "encodings.txt").read_text().startswith("1,")  # untouched
     if "EXISTING" in argv or make == "run":
         assert (target / "existing.json").read_text() == "{}"
+
+
+def test_output_dir_with_pngs_needs_overwrite(run_copy, mnist_dir, tmp_path, capsys):
+    (tmp_path / "mine.png").write_bytes(b"not really a png")
+    assert main(["--model_dir", str(run_copy), "--generate", "--output_dir", str(tmp_path)]) == 2
+    assert "already holds PNG files; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "mine.png").read_bytes() == b"not really a png"
+    code, out = run_main(["--model_dir", run_copy, "--generate", "--output_dir", tmp_path, "--overwrite",
+                          "--data_dir", mnist_dir])
+    assert code == 0 and (tmp_path / "generated_imgs_categorical.png").is_file()
 
 
 def test_script_runs_as_a_program(run_copy):

@@ -97,3 +97,14 @@ def test_real_mnist(mnist_dir):
     assert mean == pytest.approx(33.318, abs=1e-3)
     floats = mnist.to_float(data.test.images[:10])
     assert floats.dtype == np.float32 and floats.max() <= 1.0 and floats.min() >= 0.0
+
+
+def test_corrupt_deflate_stream(tmp_path):
+    """A gzip file whose compressed data are damaged: one DataError, not a zlib traceback."""
+    folder = write_fake_mnist(tmp_path / "m")
+    path = folder / "train-images-idx3-ubyte.gz"
+    raw = bytearray(path.read_bytes())
+    raw[20:40] = b"\xff" * 20  # inside the deflate stream, after the 10-byte header
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="cannot read"):
+        mnist.load_mnist(folder, validation_size=5, download=False)

@@ -132,7 +132,7 @@ def test_svhn_evaluation(svhn_run, tmp_path):
     for j in range(1, 5):
         assert Image.open(samples / f"sample_cont_c{j}.png").size == grid_size(4, 20)
         assert Image.open(samples / f"generated_imgs_cont_c{j}.png").size == grid_size(10, 10)
-    assert Image.open(samples / "samples_reconstruction.png").size == grid_size(10, 40)
+    assert Image.open(samples / "samples_reconstruction.png").size == grid_size(20, 20)
 
 
 def test_svhn_misclassified_is_refused(svhn_run, capsys):
@@ -162,7 +162,7 @@ def test_celeba_evaluation(celeba_run, tmp_path):
     assert row["auc"] == pytest.approx(best)
     assert "Smiling" in out and "AUC" in out
     samples = run / "samples"
-    assert Image.open(samples / "samples_reconstruction.png").size == grid_size(10, 40)
+    assert Image.open(samples / "samples_reconstruction.png").size == grid_size(20, 20)
     assert Image.open(samples / "samples_categorical_c1.png").size == grid_size(10, 20)
 
 

@@ -53,6 +53,7 @@ positive_int = _number(int, lambda v: v > 0, "a positive integer")
 positive_float = _number(float, lambda v: v > 0, "positive")
 unit_interval = _number(float, lambda v: 0 <= v < 1, "in [0, 1)")
 non_negative_float = _number(float, lambda v: v >= 0, "at least 0")
+seed_int = _number(int, lambda v: 0 <= v < 2 ** 32, f"in 0..{2 ** 32 - 1}")
 
 
 @dataclass
@@ -125,7 +126,7 @@ def build_parser(script: TrainingScript) -> argparse.ArgumentParser:
                      help=f"learning rates decay (polynomial, power 0.5) to lr / lr_red by the last iteration "
                           f"(default {d['lr_red']})")
     opt.add_argument("--max_iter", type=positive_int, help=f"training iterations (default {d['max_iter']})")
-    opt.add_argument("--seed", type=int, help=f"seed of every random draw (default {d['seed']})")
+    opt.add_argument("--seed", type=seed_int, help=f"seed of every random draw (default {d['seed']})")
     opt.add_argument("--info_weight", type=non_negative_float,
                      help=f"lambda, weight of the mutual-information terms in G's loss (default "
                           f"{d['info_weight']})")

@@ -144,6 +144,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.info_weight < 0:
             raise ConfigError(f"info_weight must not be negative, got {self.info_weight}")
+        if not 0 <= self.seed < 2 ** 32:
+            raise ConfigError(f"seed must be in 0..{2 ** 32 - 1}, got {self.seed}")
 
 
 def mnist_model_config(**overrides) -> ModelConfig:

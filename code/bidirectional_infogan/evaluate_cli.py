@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import evaluation
-from .cli import USER_ERRORS, OneLineErrorParser, positive_int
+from .cli import USER_ERRORS, OneLineErrorParser, positive_int, seed_int
 from .run_folder import RunFolderError, list_checkpoints, load_run_config
 from .tf_setup import import_tensorflow
 
@@ -67,20 +67,21 @@ def build_parser() -> argparse.ArgumentParser:
                             "categorical variable. CelebA: for each of the 40 attributes, the categorical value "
                             "or continuous variable that predicts it best, with its AUC")
     modes.add_argument("--sample", action="store_true",
-                       help="MNIST: samples_categorical.png, 60 random test images per predicted digit (rows "
-                            "0..9), and sample_cont_c<j>.png, per digit a row of the 30 confidently classified "
+                       help="MNIST: samples_categorical.png, 60 random test images per predicted digit (two "
+                            "rows of 30 per digit, digits 0..9 from the top), and sample_cont_c<j>.png, per digit "
+                            "a row of the 30 confidently classified "
                             "test images with the smallest value of continuous variable j, then a row with the "
                             "largest. CelebA, SVHN: samples_categorical_c<v>.png, row k = the 20 test images "
                             "most confidently given value k of categorical variable v, and sample_cont_c<j>.png, "
                             "two rows of the smallest values of continuous variable j, then two of the largest")
     modes.add_argument("--reconstruct", action="store_true",
-                       help="samples_reconstruction.png: 20 random test images per digit (CelebA: 10 rows of "
-                            "20 random test images), each followed by G(E(x)); prints the mean squared "
-                            "reconstruction error beside that of random (x, G(E(x'))) pairs")
+                       help="samples_reconstruction.png: 20 random test images per digit (two rows of 10 pairs "
+                            "per digit; CelebA: 20 rows of random test images), each followed by G(E(x)); prints "
+                            "the mean squared reconstruction error beside that of random (x, G(E(x'))) pairs")
     modes.add_argument("--generate", action="store_true",
                        help="generated_imgs_categorical.png (CelebA, SVHN: one file per categorical variable, "
                             "_c<v>): 10x10 generated images, z and continuous values fixed per row, the "
-                            "category along the columns (MNIST: ordered by the digit it encodes); "
+                            "category 0..9 along the columns; "
                             "generated_imgs_cont_c<j>.png: continuous variable j swept from -2 to 2 along the "
                             "columns, one row per value of the first categorical variable")
     modes.add_argument("--misclassified", action="store_true",
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     other.add_argument("--json", metavar="PATH", help="also write every figure of --evaluate to this JSON file "
                                                       "(refuses to overwrite an existing file)")
     other.add_argument("--data_dir", help="folder of the data set (default: the one the run was trained on)")
-    other.add_argument("--seed", type=int, default=12345, help="seed of the random choices in the figures "
+    other.add_argument("--seed", type=seed_int, default=12345, help="seed of the random choices in the figures "
                                                                "(default 12345)")
     other.add_argument("--confidence", type=float, default=0.996,
                        help="--sample: softmax confidence above which an image counts as confidently "
@@ -101,10 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "rows are sorted by the digit the value stands for; '-' and '+' mark the rows of "
                             "small and large continuous values)")
     other.add_argument("--columns", type=positive_int,
-                       help="images per row of the --sample figures (default 60 for samples_categorical and "
-                            "30 for sample_cont, as the original) and pairs per row of --reconstruct (default "
-                            "20); smaller figures suit a README")
-    other.add_argument("--output_dir", help="write the images here instead of RUN_DIR/samples")
+                       help="images per row of the --sample figures (default 30, as the original) and pairs per "
+                            "row of --reconstruct (default 10); smaller figures suit a README")
+    other.add_argument("--output_dir", help="write the images here instead of RUN_DIR/samples (a folder that "
+                                            "already holds PNG files is refused unless --overwrite is given)")
+    other.add_argument("--overwrite", action="store_true", help="--output_dir: replace the PNG files there")
     return parser
 
 
@@ -245,11 +247,11 @@ class Evaluation:
         h = self.test.images.shape[1]
         if not self.classifier:
             return self._sample_variables(row_labels)
-        grid, _ = figures.samples_per_class(self.test.images, self.predicted, self.n, self.columns or 60, rng)
-        # rows are the digits 0..9; a row's label is the categorical value that stands for its digit
+        grid, _ = figures.samples_per_class(self.test.images, self.predicted, self.n, self.columns or 30, rng)
+        # two rows per digit 0..9, labelled with the categorical value that stands for the digit
         values = [str(v) for v in evaluation.encodings_from_mapping(self.mapping, self.n)]
         if row_labels:
-            grid = add_row_labels(grid, values, h)
+            grid = add_row_labels(grid, [label for v in values for label in (v, "")], h)
         self.save("samples_categorical.png", grid)
         top = self.probabilities.max(axis=1)
         per_row = self.columns or 30
@@ -294,7 +296,7 @@ class Evaluation:
 
         # rows: the digits where the test set has labels; otherwise 10 rows of random test images
         groups = self.test.labels if self.test.labels is not None else np.arange(len(self.test.images)) % 10
-        grid = figures.reconstruction_pairs(self.test.images, groups, rebuild, self.n or 10, self.columns or 20, rng)
+        grid = figures.reconstruction_pairs(self.test.images, groups, rebuild, self.n or 10, self.columns or 10, rng)
         self.save("samples_reconstruction.png", grid)
         originals = to_float(self.test.images)
         reconstructions = self.model.generate(self.codes)
@@ -306,24 +308,19 @@ class Evaluation:
         return {"reconstruction_mse": error, "random_pair_mse": baseline}
 
     def generate(self, rng) -> None:
+        """Generated grids as the original's: categories (not digits) along the columns / down the rows."""
         from .latent import categorical_grid_latent, continuous_grid_latent
         from .visualization import image_grid
         cfg = self.cfg
-        n_values = cfg.categorical_dims[0]
-        order = list(range(n_values))
-        if self.classifier:  # order the categories by the digit they encode (unmapped categories last)
-            order = sorted(order, key=lambda c: (self.mapping.get(c, -1) < 0, self.mapping.get(c, -1)))
-            code = categorical_grid_latent(cfg, rng).reshape(10, n_values, -1)[:, order].reshape(10 * n_values, -1)
-            self.save("generated_imgs_categorical.png", image_grid(self.model.generate(code), 10, n_values))
-        else:
-            for v, n in enumerate(cfg.categorical_dims):
-                code = categorical_grid_latent(cfg, rng, v)
-                self.save(f"generated_imgs_categorical_c{v + 1}.png", image_grid(self.model.generate(code), 10, n))
+        for v, n in enumerate(cfg.categorical_dims):
+            name = "generated_imgs_categorical.png" if len(cfg.categorical_dims) == 1 else \
+                f"generated_imgs_categorical_c{v + 1}.png"
+            self.save(name, image_grid(self.model.generate(categorical_grid_latent(cfg, rng, v)), 10, n))
         for j in range(cfg.continuous_dim):
             code = continuous_grid_latent(cfg, rng, j)
-            cols = code.shape[0] // n_values
-            code = code.reshape(n_values, cols, -1)[order].reshape(n_values * cols, -1)
-            self.save(f"generated_imgs_cont_c{j + 1}.png", image_grid(self.model.generate(code), n_values, cols))
+            rows = cfg.categorical_dims[0]
+            self.save(f"generated_imgs_cont_c{j + 1}.png",
+                      image_grid(self.model.generate(code), rows, code.shape[0] // rows))
 
     def misclassified(self) -> int:
         from . import figures
@@ -362,6 +359,12 @@ def main(argv=None, out=None) -> int:
             raise RunFolderError(f"{json_path} exists; choose another --json path (nothing is overwritten)")
         if json_path is not None and not args.evaluate:
             raise RunFolderError("--json writes the figures of --evaluate; add --evaluate")
+        if args.output_dir and not args.overwrite and any(Path(args.output_dir).expanduser().glob("*.png")):
+            raise RunFolderError(f"{args.output_dir} already holds PNG files; pass --overwrite to replace them "
+                                 f"or choose another --output_dir")
+        for path in filter(None, (args.output_dir, json_path and json_path.parent)):
+            if Path(path).expanduser().exists() and not Path(path).expanduser().is_dir():
+                raise RunFolderError(f"{path} is not a folder")
         if not 0 < args.confidence < 1:
             raise RunFolderError(f"--confidence must be between 0 and 1, got {args.confidence}")
         import_tensorflow()

@@ -8,16 +8,19 @@ import numpy as np
 from . import visualization as vis
 
 
-def samples_per_class(images, predicted: np.ndarray, n_classes: int, per_row: int,
-                      rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]]]:
-    """Row k: `per_row` random test images that the model puts in class k (fewer if it has fewer).
-    Returns the grid and the chosen indices."""
-    chosen = []
+def samples_per_class(images, predicted: np.ndarray, n_classes: int, per_row: int, rng: np.random.Generator,
+                      rows_per_class: int = 2) -> tuple[np.ndarray, list[list[int]]]:
+    """Class k gets `rows_per_class` rows of random test images that the model puts in class k
+    (`rows_per_class * per_row` images; fewer if it has fewer). The original: 60 per digit, 2 rows of 30.
+    Returns the grid and the chosen indices per class."""
+    chosen, rows = [], []
     for k in range(n_classes):
         members = np.flatnonzero(predicted == k)
-        take = min(per_row, len(members))
-        chosen.append(sorted(rng.choice(members, size=take, replace=False).tolist()) if take else [])
-    return vis.image_grid(vis.pick(images, chosen, per_row), n_classes, per_row), chosen
+        take = min(rows_per_class * per_row, len(members))
+        picked = sorted(rng.choice(members, size=take, replace=False).tolist()) if take else []
+        chosen.append(picked)
+        rows += [picked[r * per_row:(r + 1) * per_row] for r in range(rows_per_class)]
+    return vis.image_grid(vis.pick(images, rows, per_row), len(rows), per_row), chosen
 
 
 def continuous_extremes(images, predicted: np.ndarray, confidence: np.ndarray, values: np.ndarray,
@@ -33,10 +36,11 @@ def continuous_extremes(images, predicted: np.ndarray, confidence: np.ndarray, v
     return vis.image_grid(vis.pick(images, rows, per_row), 2 * n_classes, per_row), smallest, largest
 
 
-def reconstruction_pairs(images, labels: np.ndarray, reconstruct, n_classes: int, per_class: int,
-                         rng: np.random.Generator) -> np.ndarray:
-    """Row k: `per_class` random test images of true class k, each followed by its reconstruction
-    G(E(x)) (originals in the odd columns)."""
+def reconstruction_pairs(images, labels: np.ndarray, reconstruct, n_classes: int, pairs_per_row: int,
+                         rng: np.random.Generator, rows_per_class: int = 2) -> np.ndarray:
+    """Class k gets `rows_per_class` rows of random test images of true class k, each image followed by its
+    reconstruction G(E(x)) (originals in the odd columns). The original: 20 per digit, 2 rows of 10 pairs."""
+    per_class = rows_per_class * pairs_per_row
     originals, reconstructions = [], []
     for k in range(n_classes):
         members = np.flatnonzero(labels == k)
@@ -46,7 +50,7 @@ def reconstruction_pairs(images, labels: np.ndarray, reconstruct, n_classes: int
         padding = per_class - len(chosen)
         originals += list(row) + [None] * padding
         reconstructions += list(rebuilt) + [None] * padding
-    return vis.pair_grid(originals, reconstructions, n_classes, per_class)
+    return vis.pair_grid(originals, reconstructions, n_classes * rows_per_class, pairs_per_row)
 
 
 def misclassified(images, labels: np.ndarray, predicted: np.ndarray, n_classes: int,

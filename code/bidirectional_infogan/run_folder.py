@@ -39,7 +39,7 @@ def create_run_folder(log_dir, dataset: str, now: datetime.datetime | None = Non
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise RunFolderError(f"cannot create {parent}: {err.strerror}") from None
+        raise RunFolderError(f"cannot create {parent}: {err.strerror or err}") from None
     base = f"{dataset}_{timestamp(now)}"
     for attempt in range(1, 1000):
         run_dir = parent / (base if attempt == 1 else f"{base}_{attempt}")
@@ -47,6 +47,8 @@ def create_run_folder(log_dir, dataset: str, now: datetime.datetime | None = Non
             run_dir.mkdir()
         except FileExistsError:
             continue
+        except OSError as err:
+            raise RunFolderError(f"cannot create {run_dir}: {err.strerror}") from None
         for sub in ("samples_disc", "samples_cont", "checkpoints"):
             (run_dir / sub).mkdir()
         return run_dir

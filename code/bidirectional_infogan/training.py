@@ -86,12 +86,12 @@ class BidirectionalInfoGAN:
         self.generator = build_generator(model_cfg)
         self.encoder = build_encoder(model_cfg)
         self.discriminator = build_discriminator(model_cfg, seed=train_cfg.seed)
-        self.d_optimizer = keras.optimizers.Adam(
-            learning_rate_schedule(train_cfg.lr_d, train_cfg.max_iter, train_cfg.lr_red),
-            beta_1=train_cfg.beta1_d, beta_2=0.999, epsilon=train_cfg.adam_epsilon, name="d_adam")
-        self.ge_optimizer = keras.optimizers.Adam(
-            learning_rate_schedule(train_cfg.lr_g, train_cfg.max_iter, train_cfg.lr_red),
-            beta_1=train_cfg.beta1_g, beta_2=0.999, epsilon=train_cfg.adam_epsilon, name="ge_adam")
+        self.d_schedule = learning_rate_schedule(train_cfg.lr_d, train_cfg.max_iter, train_cfg.lr_red)
+        self.ge_schedule = learning_rate_schedule(train_cfg.lr_g, train_cfg.max_iter, train_cfg.lr_red)
+        self.d_optimizer = keras.optimizers.Adam(self.d_schedule, beta_1=train_cfg.beta1_d, beta_2=0.999,
+                                                 epsilon=train_cfg.adam_epsilon, name="d_adam")
+        self.ge_optimizer = keras.optimizers.Adam(self.ge_schedule, beta_1=train_cfg.beta1_g, beta_2=0.999,
+                                                  epsilon=train_cfg.adam_epsilon, name="ge_adam")
         # Slots are created now, in the order the step uses, so that a checkpoint restores into them.
         self.d_optimizer.build(self.d_variables)
         self.ge_optimizer.build(self.ge_variables)
@@ -151,9 +151,10 @@ class BidirectionalInfoGAN:
         """One iteration on float32 images in [0, 1], z (B, z_dim) and c (B, c_dim); returns the metrics."""
         return self._train_step(tf.convert_to_tensor(images), tf.convert_to_tensor(z), tf.convert_to_tensor(c))
 
-    def learning_rates(self) -> dict:
-        return {"learning_rate/D": float(self.d_optimizer.learning_rate),
-                "learning_rate/G_E": float(self.ge_optimizer.learning_rate)}
+    def learning_rates(self, step: int) -> dict:
+        """The learning rates that iteration `step` (counted from 1) used: the schedules at step - 1."""
+        return {"learning_rate/D": float(self.d_schedule(step - 1)),
+                "learning_rate/G_E": float(self.ge_schedule(step - 1))}
 
     def encode(self, images, batch_size: int = 1000) -> np.ndarray:
         """E(x) in inference mode (moving batch-norm statistics, no noise), in batches. uint8 or float."""
@@ -214,7 +215,7 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
                 if is_log_step or step % settings.scalars_every == 0:
                     values = {name: float(value) for name, value in metrics.items()}
                     with writer.as_default(step=step):
-                        for name, value in {**values, **model.learning_rates()}.items():
+                        for name, value in {**values, **model.learning_rates(step)}.items():
                             tf.summary.scalar(name, value)
                     if is_log_step:
                         progress.message(f"Iteration: {step}; D_loss: {values['D_loss']:.4}; "

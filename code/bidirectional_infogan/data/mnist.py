@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import os
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def _open_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as f:
                 return f.read()
         return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
         raise DataError(f"cannot read {path}: {err}") from None
 
 
@@ -144,7 +145,7 @@ def ensure_downloaded(folder: Path, mirrors=MIRRORS) -> None:
                 part.write_bytes(compressed)
                 part.replace(folder / (name + ".gz"))  # appears under its real name only when complete
                 break
-            except (OSError, EOFError, DataError) as err:
+            except (OSError, EOFError, zlib.error, DataError) as err:
                 errors.append(f"{url}: {err}")
             finally:
                 part.unlink(missing_ok=True)
