@@ -50,7 +50,7 @@ python evaluate_model.py --model_dir "$run_dir" "${data_args[@]}" --evaluate --j
 
 if [ "$figures" = "--figures" ]; then
   python evaluate_model.py --model_dir "$run_dir" "${data_args[@]}" --output_dir imgs/mnist --overwrite \
-    --sample --reconstruct --generate --misclassified --row_labels --columns 15
+    --sample --reconstruct --generate --misclassified --row_labels --columns 10
 fi
 
 python scripts/mnist_results.py "$runs_dir"/mnist/*/ "${data_args[@]}"
