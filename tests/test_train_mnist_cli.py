@@ -115,6 +115,10 @@ def test_resume_equals_uninterrupted_run(full_run, mnist_dir, tmp_path):
     different = [n for n in straight if not np.array_equal(resumed[n], straight[n])]
     assert different == []
     assert (run_dir / "command.txt").read_text().count("\n") == 2
+    sessions = [json.loads(line) for line in (run_dir / "timing.jsonl").read_text().splitlines()]
+    assert [(s["from_iteration"], s["to_iteration"]) for s in sessions] == [(0, 13), (13, 40)]
+    assert all(s["seconds"] > 0 and s["seconds_per_iteration"] == round(s["seconds"] / (s["to_iteration"]
+               - s["from_iteration"]), 4) for s in sessions)
 
 
 def test_figures_and_logging_do_not_change_training(full_run, mnist_dir, tmp_path):

@@ -1,12 +1,13 @@
 """The training step, the learning-rate schedule and the batch order."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from bidirectional_infogan import latent
+from bidirectional_infogan import latent, training
 from bidirectional_infogan.config import TrainConfig, mnist_model_config
 from bidirectional_infogan.training import BidirectionalInfoGAN, ShuffledBatches, learning_rate_schedule
 
@@ -118,3 +119,21 @@ def test_shuffled_batches_are_epochs_and_pure():
     assert not np.array_equal(ShuffledBatches(10, 4, seed=4).indices(0), batches.indices(0))
     with pytest.raises(ValueError):
         ShuffledBatches(n_items=3, batch_size=4, seed=0)
+
+
+def test_session_timing_line_follows_the_checkpoints(tmp_path):
+    """The session's line is rewritten at each checkpoint, so a process killed without warning leaves a line
+    that covers exactly the checkpointed iterations; earlier sessions' lines are kept as they were."""
+    earlier = '{"from_iteration": 0, "to_iteration": 10, "seconds": 5.0}\n'
+    (tmp_path / "timing.jsonl").write_text(earlier)
+    timing = training.SessionTiming(tmp_path, first=10)
+    timing.saved(10)  # nothing trained yet in this session
+    assert (tmp_path / "timing.jsonl").read_text() == earlier
+    timing.saved(20)
+    timing.saved(30)
+    lines = (tmp_path / "timing.jsonl").read_text().splitlines()
+    assert lines[0] == earlier.strip() and len(lines) == 2
+    record = json.loads(lines[1])
+    assert (record["from_iteration"], record["to_iteration"]) == (10, 30)
+    assert record["cpus"] >= 1 and record["tensorflow"] == tf.__version__
+    assert not list(tmp_path.glob("*.partial"))

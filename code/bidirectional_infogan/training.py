@@ -204,7 +204,7 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
     last = min(tcfg.max_iter, settings.stop_after or tcfg.max_iter)
     progress = Progress(last, start, out=out)
     last_saved = start
-    started = time.time()
+    timing = SessionTiming(run_dir, start)
     try:
         with _stop_signals_interrupt():
             for step in range(start + 1, last + 1):
@@ -227,6 +227,7 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
                 if step % settings.checkpoint_every == 0 or step == last:
                     path = manager.save(checkpoint_number=step)
                     last_saved = step
+                    timing.saved(step)
                     progress.message(f"Model saved in {path}")
                 progress.update(step)
     except KeyboardInterrupt:
@@ -234,12 +235,12 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
         done = int(model.step.numpy())
         if done > last_saved:
             path = manager.save(checkpoint_number=done)
+            timing.saved(done)
             progress.message(f"Interrupted: saved {path}; continue with --resume {run_dir}")
         raise
     finally:
         progress.close()
         writer.close()
-        _record_timing(run_dir, start, int(model.step.numpy()), time.time() - started)
     return model
 
 
@@ -262,15 +263,28 @@ def _stop_signals_interrupt():
             signal.signal(sig, handler)
 
 
-def _record_timing(run_dir: Path, first: int, last: int, seconds: float) -> None:
-    """Append one line per training session to RUN_DIR/timing.jsonl (iterations, wall-clock time, machine)."""
-    if last <= first:
-        return
-    record = {"from_iteration": first, "to_iteration": last, "seconds": round(seconds, 1),
-              "seconds_per_iteration": round(seconds / (last - first), 4), "machine": platform.node(),
-              "processor": _processor_name(), "cpus": _cpu_count(), "tensorflow": tf.__version__}
-    with open(Path(run_dir) / "timing.jsonl", "a") as f:
-        f.write(json.dumps(record) + "\n")
+class SessionTiming:
+    """One line per training session in RUN_DIR/timing.jsonl: iterations, wall-clock time, machine.
+
+    The session's line is rewritten at every checkpoint, so it always covers exactly the iterations that a
+    resume keeps, even when the process is killed without warning (SIGKILL, a machine shut down)."""
+
+    def __init__(self, run_dir: Path, first: int):
+        self.path = Path(run_dir) / "timing.jsonl"
+        self.first = first
+        self.started = time.time()
+        self.earlier = self.path.read_text() if self.path.exists() else ""
+
+    def saved(self, last: int) -> None:
+        if last <= self.first:
+            return
+        seconds = time.time() - self.started
+        record = {"from_iteration": self.first, "to_iteration": last, "seconds": round(seconds, 1),
+                  "seconds_per_iteration": round(seconds / (last - self.first), 4), "machine": platform.node(),
+                  "processor": _processor_name(), "cpus": _cpu_count(), "tensorflow": tf.__version__}
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_text(self.earlier + json.dumps(record) + "\n")
+        os.replace(partial, self.path)
 
 
 def _processor_name() -> str:
