@@ -20,21 +20,7 @@ elif [ -d ../shared/data/mnist ]; then
 fi
 
 # The run of this seed at the paper's settings, if one exists (settings read from each run's config.json).
-find_run() {
-  python - "$runs_dir" "$seed" <<'PY'
-import json, sys
-from pathlib import Path
-sys.path.insert(0, "code")
-from bidirectional_infogan import cli
-runs_dir, seed = Path(sys.argv[1]), int(sys.argv[2])
-paper = {k: v for k, v in cli.COMMON_DEFAULTS.items() if k not in cli.RESUMABLE_FLAGS + ("log_dir", "seed")}
-for config in sorted(runs_dir.glob("mnist/*/config.json")):
-    flags = json.loads(config.read_text()).get("flags", {})
-    if flags.get("seed") == seed and all(flags.get(k, v) == v for k, v in paper.items()):  # absent: default
-        print(config.parent)
-        break
-PY
-}
+find_run() { python scripts/find_paper_run.py "$runs_dir" "$seed"; }
 
 run_dir=$(find_run)
 if [ -z "$run_dir" ]; then
@@ -53,4 +39,6 @@ if [ "$figures" = "--figures" ]; then
     --sample --reconstruct --generate --misclassified --row_labels --columns 10
 fi
 
-python scripts/mnist_results.py "$runs_dir"/mnist/*/ "${data_args[@]}"
+# The results table of every paper-settings run evaluated so far (all seeds).
+mapfile -t paper_runs < <(python scripts/find_paper_run.py "$runs_dir")
+python scripts/mnist_results.py "${paper_runs[@]}" "${data_args[@]}"

@@ -1,0 +1,112 @@
+"""The scripts behind the README's results: finding the paper-settings runs, the stroke-width and rotation
+measures, and the results table."""
+
+import io
+import json
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import find_paper_run  # noqa: E402
+import mnist_results  # noqa: E402
+
+
+def sheared_line(lean: float, width: int = 1) -> np.ndarray:
+    """A 28x28 stroke from row 4 to row 23 whose column moves `lean` pixels right per row upwards.
+
+    Each row's ink is split between two neighbouring columns so that the row's centre of mass is exactly
+    14 + lean * (13.5 - row): the image's slant -mu11 / mu02 is then exactly `lean`."""
+    image = np.zeros((28, 28), np.float64)
+    for row in range(4, 24):
+        centre = 14 + lean * (13.5 - row)
+        for offset in range(width):
+            c = centre + offset - (width - 1) / 2
+            left = int(np.floor(c))
+            image[row, left] += 255 * (1 - (c - left))
+            image[row, left + 1] += 255 * (c - left)
+    return image[..., None]
+
+
+def test_slant_and_ink_of_known_strokes():
+    images = np.stack([sheared_line(0.0), sheared_line(0.3), sheared_line(-0.2), sheared_line(0.3, width=3)])
+    ink, slant = mnist_results.ink_and_slant(images)
+    np.testing.assert_allclose(slant, [0.0, 0.3, -0.2, 0.3], atol=1e-9)
+    np.testing.assert_allclose(ink, images[..., 0].mean(axis=(1, 2)) / 255)
+    assert ink[3] == pytest.approx(3 * ink[1])
+
+
+def test_within_class_correlation_is_the_mean_over_classes():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 50)
+    feature = rng.normal(size=500)
+    assert mnist_results.within_class_correlation(3 * feature + 1, feature, labels) == pytest.approx(1.0)
+    assert mnist_results.within_class_correlation(-feature, feature, labels) == pytest.approx(-1.0)
+    noisy = feature + rng.normal(size=500)
+    expected = np.mean([stats.pearsonr(noisy[labels == k], feature[labels == k])[0] for k in range(10)])
+    assert mnist_results.within_class_correlation(noisy, feature, labels) == pytest.approx(expected)
+
+
+def _fake_run(runs_dir: Path, name: str, flags: dict) -> Path:
+    run_dir = runs_dir / "mnist" / name
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"flags": flags}))
+    return run_dir
+
+
+def test_find_paper_runs(tmp_path):
+    paper = dict(find_paper_run.PAPER_SETTINGS)
+    a = _fake_run(tmp_path, "mnist_1", {**paper, "seed": 12345, "log_every": 1000, "checkpoint_every": 1000})
+    _fake_run(tmp_path, "mnist_2", {**paper, "seed": 12345, "batch_size": 32})   # not the paper's settings
+    _fake_run(tmp_path, "mnist_3", {**paper, "seed": 12345, "init": "he"})        # not the paper's settings
+    c = _fake_run(tmp_path, "mnist_4", {"seed": 7})                               # absent flags: defaults
+    d = _fake_run(tmp_path, "mnist_5", {**paper, "seed": 12345})
+    assert find_paper_run.paper_settings_runs(tmp_path, 12345) == [a, d]
+    assert find_paper_run.paper_settings_runs(tmp_path) == [a, c, d]
+    assert find_paper_run.paper_settings_runs(tmp_path, 99) == []
+    assert paper["batch_size"] == 128 and paper["max_iter"] == 30000 and "log_every" not in paper
+
+
+def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path):
+    from bidirectional_infogan.data.mnist import load_mnist
+    from bidirectional_infogan.evaluate_cli import main as evaluate
+    run_dir = tmp_path / trained_run.name
+    shutil.copytree(trained_run, run_dir)
+    assert evaluate(["--model_dir", str(run_dir), "--evaluate", "--json", str(run_dir / "evaluation.json"),
+                     "--data_dir", str(mnist_dir)], out=io.StringIO()) == 0
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    test = load_mnist(mnist_dir).test
+    result = mnist_results.describe_run(run_dir, test)
+
+    assert (result["seed"], result["iteration"]) == (12345, 40)
+    assert result["accuracy"] == evaluation["accuracy"] and result["misclassified"] == evaluation["errors"]
+    assert result["misclassified"] == round((1 - result["accuracy"]) * 10000)
+    sessions = [json.loads(line) for line in (run_dir / "timing.jsonl").read_text().splitlines()]
+    assert result["train_seconds"] == pytest.approx(sum(s["seconds"] for s in sessions), abs=0.05)
+
+    # the correlations, recomputed with scipy from the cached codes of the test images
+    codes = np.load(run_dir / "test_codes" / "iteration-40.npz")["codes"]
+    ink = test.images[..., 0].mean(axis=(1, 2)) / 255
+    for j, variable in enumerate(result["continuous"]):
+        values = codes[:, 16 + 10 + j]
+        expected = np.mean([stats.pearsonr(values[test.labels == k], ink[test.labels == k])[0] for k in range(10)])
+        assert variable["corr_ink"] == pytest.approx(expected, abs=0.0005)
+    strongest = max(result["continuous"], key=lambda v: abs(v["corr_ink"]))["variable"]
+    assert result["stroke_width_variable"] == strongest
+
+    other = dict(result, seed=1, accuracy=0.5, nmi=0.25, ari=0.125)
+    total = mnist_results.summary([result, other])
+    assert total["runs"] == 2
+    assert total["accuracy"]["mean"] == pytest.approx((result["accuracy"] + 0.5) / 2)
+    assert total["accuracy"]["std"] == pytest.approx(statistics.stdev([result["accuracy"], 0.5]))
+    table = mnist_results.markdown([result, other], total).splitlines()
+    assert len(table) == 2 + 2 + 1 + 1  # header, 2 runs, mean row, the original's row
+    assert table[2].startswith(f"| 12345 | 40 | {result['accuracy']:.2%} |")
+    assert "mean ± std (2 runs)" in table[4] and "96.99%" in table[5]
