@@ -1,0 +1,35 @@
+"""The README stays true to the code: every flag it names exists, and the commands it gives are the ones CI
+runs."""
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _option_strings(parser) -> set[str]:
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+def test_every_flag_the_readme_names_exists():
+    from bidirectional_infogan import cli, evaluate_cli
+    sys.path.insert(0, str(ROOT / "code"))
+    import train_celeba
+    import train_mnist
+    import train_svhn
+    known = _option_strings(evaluate_cli.build_parser())
+    for script in (train_mnist.SCRIPT, train_celeba.SCRIPT, train_svhn.SCRIPT):
+        known |= _option_strings(cli.build_parser(script))
+    for helper in list((ROOT / "bench").glob("*.py")) + list((ROOT / "scripts").glob("*.py")):
+        known |= set(re.findall(r'add_argument\("(--[a-z_]+)"', helper.read_text()))
+    known.add("--logdir")  # TensorBoard's own flag
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z_]*", README))
+    assert len(named) > 20 and sorted(named - known) == []
+
+
+def test_the_readme_test_command_is_what_ci_runs():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python -m pytest -q" in README and "python3 -m pytest -q" in ci
+    assert "pip install -r requirements.txt" in README and "pip install --quiet --disable-pip-version-check -r requirements.txt" in ci
