@@ -4,17 +4,34 @@
 #
 #   scripts/reproduce_mnist.sh SEED [--figures]
 #
-# Environment: MNIST_DIR (default: ../shared/data/mnist if it exists, else the download cache),
-#              RUNS_DIR (default: runs) where the run folders go.
+# Environment:
+#   MNIST_DIR (default: ../shared/data/mnist if it exists, else the download cache) where MNIST is,
+#   RUNS_DIR (default: runs in the checkout) where the run folders go,
+#   OUTPUT_ROOT (default: the checkout) where imgs/mnist/ and results/mnist.json go,
+#   TRAIN_FLAGS (default: none) loop settings for train_mnist.py, which do not change the weights,
+#     e.g. "--checkpoint_every 1000 --keep_checkpoints 40 --log_every 1000" for a checkpoint (and
+#     a trajectory point) every 1,000 iterations.
 set -euo pipefail
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  usage
+  exit 0
+fi
+if [ $# -lt 1 ] || [ $# -gt 2 ] || ! [[ "$1" =~ ^[0-9]+$ ]] || { [ $# -eq 2 ] && [ "$2" != "--figures" ]; }; then
+  echo "usage: scripts/reproduce_mnist.sh SEED [--figures]   (see --help)" >&2
+  exit 2
+fi
+seed="$1"
+figures="${2:-}"
+# Paths given in the environment are relative to where the script was called from; the defaults to the checkout.
+runs_dir=$(realpath -m "${RUNS_DIR:-$(dirname "$0")/../runs}")
+output_root=$(realpath -m "${OUTPUT_ROOT:-$(dirname "$0")/..}")
+mnist_dir=$( [ -n "${MNIST_DIR:-}" ] && realpath -m "$MNIST_DIR" || true)
 cd "$(dirname "$0")/.."
 
-seed="${1:?usage: scripts/reproduce_mnist.sh SEED [--figures]}"
-figures="${2:-}"
-runs_dir="${RUNS_DIR:-runs}"
 data_args=()
-if [ -n "${MNIST_DIR:-}" ]; then
-  data_args=(--data_dir "$MNIST_DIR")
+if [ -n "$mnist_dir" ]; then
+  data_args=(--data_dir "$mnist_dir")
 elif [ -d ../shared/data/mnist ]; then
   data_args=(--data_dir ../shared/data/mnist)
 fi
@@ -22,12 +39,17 @@ fi
 # The run of this seed at the paper's settings, if one exists (settings read from each run's config.json).
 find_run() { python scripts/find_paper_run.py "$runs_dir" "$seed"; }
 
+read -r -a train_flags <<< "${TRAIN_FLAGS:-}"
 run_dir=$(find_run)
 if [ -z "$run_dir" ]; then
-  python code/train_mnist.py --seed "$seed" --log_dir "$runs_dir" "${data_args[@]}"
+  python code/train_mnist.py --seed "$seed" --log_dir "$runs_dir" "${data_args[@]}" "${train_flags[@]}"
   run_dir=$(find_run)
+  if [ -z "$run_dir" ]; then
+    echo "reproduce_mnist.sh: the new run is not at the paper's settings; TRAIN_FLAGS may hold loop settings only" >&2
+    exit 2
+  fi
 elif [ ! -f "$run_dir/checkpoints/iteration-30000.index" ]; then
-  python code/train_mnist.py --resume "$run_dir" "${data_args[@]}"
+  python code/train_mnist.py --resume "$run_dir" "${data_args[@]}" "${train_flags[@]}"
 fi
 echo "run: $run_dir"
 
@@ -35,10 +57,10 @@ rm -f "$run_dir/evaluation.json"  # this script's own output, rewritten from the
 python evaluate_model.py --model_dir "$run_dir" "${data_args[@]}" --evaluate --json "$run_dir/evaluation.json"
 
 if [ "$figures" = "--figures" ]; then
-  python evaluate_model.py --model_dir "$run_dir" "${data_args[@]}" --output_dir imgs/mnist --overwrite \
+  python evaluate_model.py --model_dir "$run_dir" "${data_args[@]}" --output_dir "$output_root/imgs/mnist" --overwrite \
     --sample --reconstruct --generate --misclassified --row_labels --columns 10
 fi
 
 # The results table of every paper-settings run evaluated so far (all seeds).
 mapfile -t paper_runs < <(python scripts/find_paper_run.py "$runs_dir")
-python scripts/mnist_results.py "${paper_runs[@]}" "${data_args[@]}"
+python scripts/mnist_results.py "${paper_runs[@]}" "${data_args[@]}" --output "$output_root/results/mnist.json"

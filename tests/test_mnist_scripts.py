@@ -2,9 +2,11 @@
 measures, and the results table."""
 
 import io
+import os
 import json
 import shutil
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -110,3 +112,37 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path):
     assert len(table) == 2 + 2 + 1 + 1  # header, 2 runs, mean row, the original's row
     assert table[2].startswith(f"| 12345 | 40 | {result['accuracy']:.2%} |")
     assert "mean ± std (2 runs)" in table[4] and "96.99%" in table[5]
+
+
+def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path):
+    """scripts/reproduce_mnist.sh after training: it finds the seed's paper-settings run (here the short test
+    run, relabelled as a finished paper run), evaluates it and writes the figures and results where told."""
+    run_dir = tmp_path / "runs" / "mnist" / trained_run.name
+    shutil.copytree(trained_run, run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    config["flags"].update(find_paper_run.PAPER_SETTINGS)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    for part in (run_dir / "checkpoints").glob("iteration-40.*"):
+        part.rename(part.with_name(part.name.replace("iteration-40.", "iteration-30000.")))
+    env = dict(os.environ, RUNS_DIR=str(tmp_path / "runs"), OUTPUT_ROOT=str(tmp_path / "out"),
+               MNIST_DIR=str(mnist_dir))
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh"), "12345", "--figures"],
+                            env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"run: {run_dir}" in result.stdout
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    results = json.loads((tmp_path / "out" / "results" / "mnist.json").read_text())
+    assert [(r["seed"], r["iteration"]) for r in results["runs"]] == [(12345, 30000)]
+    assert results["runs"][0]["accuracy"] == evaluation["accuracy"]
+    figures = {p.name for p in (tmp_path / "out" / "imgs" / "mnist").glob("*.png")}
+    assert figures == {"samples_categorical.png", "sample_cont_c1.png", "sample_cont_c2.png",
+                       "samples_reconstruction.png", "generated_imgs_categorical.png", "generated_imgs_cont_c1.png",
+                       "generated_imgs_cont_c2.png", "misclassified.png"}
+
+
+@pytest.mark.parametrize("argv", [[], ["seven"], ["1", "--figure"], ["1", "--figures", "x"]])
+def test_reproduce_script_usage_errors(argv):
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh")] + argv, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith("usage: scripts/reproduce_mnist.sh SEED")
+    assert result.stdout == ""
