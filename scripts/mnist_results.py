@@ -13,6 +13,7 @@ mu11 / mu02, which grows as the digit leans right), averaged over the ten classe
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -45,6 +46,14 @@ def within_class_correlation(values: np.ndarray, feature: np.ndarray, labels: np
     return float(np.mean([np.corrcoef(values[labels == k], feature[labels == k])[0, 1] for k in range(10)]))
 
 
+def assign_stroke_and_rotation(variables: list[dict]) -> tuple[str, str]:
+    """Name one variable stroke width and another rotation: the pair with the largest |corr_ink| + |corr_slant|
+    (one to one, since a variable can correlate with both; with a single variable it gets both names)."""
+    pairs = itertools.permutations(range(len(variables)), 2) if len(variables) > 1 else [(0, 0)]
+    a, b = max(pairs, key=lambda ab: abs(variables[ab[0]]["corr_ink"]) + abs(variables[ab[1]]["corr_slant"]))
+    return variables[a]["variable"], variables[b]["variable"]
+
+
 def describe_run(run_dir: Path, test) -> dict:
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     run = load_run_config(run_dir)
@@ -57,8 +66,7 @@ def describe_run(run_dir: Path, test) -> dict:
         variables.append({"variable": f"continuous {j + 1}",
                           "corr_ink": round(within_class_correlation(continuous[:, j], ink, test.labels), 3),
                           "corr_slant": round(within_class_correlation(continuous[:, j], slant, test.labels), 3)})
-    stroke = max(variables, key=lambda v: abs(v["corr_ink"]))["variable"]
-    rotation = max(variables, key=lambda v: abs(v["corr_slant"]))["variable"]
+    stroke, rotation = assign_stroke_and_rotation(variables)
     timing_file = run_dir / "timing.jsonl"
     sessions = [json.loads(line) for line in timing_file.read_text().splitlines()] if timing_file.exists() else []
     return {

@@ -56,6 +56,20 @@ def test_within_class_correlation_is_the_mean_over_classes():
     assert mnist_results.within_class_correlation(noisy, feature, labels) == pytest.approx(expected)
 
 
+def test_stroke_and_rotation_are_named_one_to_one():
+    def var(name, ink, slant):
+        return {"variable": name, "corr_ink": ink, "corr_slant": slant}
+    # continuous 1 correlates most with both; the best one-to-one naming still gives rotation to continuous 2
+    assert mnist_results.assign_stroke_and_rotation(
+        [var("continuous 1", 0.42, 0.73), var("continuous 2", 0.11, 0.90)]) == ("continuous 1", "continuous 2")
+    assert mnist_results.assign_stroke_and_rotation(
+        [var("continuous 1", 0.1, -0.8), var("continuous 2", -0.5, 0.2)]) == ("continuous 2", "continuous 1")
+    assert mnist_results.assign_stroke_and_rotation(
+        [var("continuous 1", 0.1, 0.1), var("continuous 2", 0.2, 0.1), var("continuous 3", 0.0, 0.9)]) == (
+        "continuous 2", "continuous 3")
+    assert mnist_results.assign_stroke_and_rotation([var("continuous 1", 0.3, 0.2)]) == ("continuous 1",) * 2
+
+
 def _fake_run(runs_dir: Path, name: str, flags: dict) -> Path:
     run_dir = runs_dir / "mnist" / name
     run_dir.mkdir(parents=True)
@@ -100,8 +114,10 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path):
         values = codes[:, 16 + 10 + j]
         expected = np.mean([stats.pearsonr(values[test.labels == k], ink[test.labels == k])[0] for k in range(10)])
         assert variable["corr_ink"] == pytest.approx(expected, abs=0.0005)
-    strongest = max(result["continuous"], key=lambda v: abs(v["corr_ink"]))["variable"]
-    assert result["stroke_width_variable"] == strongest
+    c1, c2 = result["continuous"]
+    one_two = abs(c1["corr_ink"]) + abs(c2["corr_slant"]) >= abs(c2["corr_ink"]) + abs(c1["corr_slant"])
+    assert (result["stroke_width_variable"], result["rotation_variable"]) == (
+        ("continuous 1", "continuous 2") if one_two else ("continuous 2", "continuous 1"))
 
     other = dict(result, seed=1, accuracy=0.5, nmi=0.25, ari=0.125)
     total = mnist_results.summary([result, other])
