@@ -34,8 +34,12 @@ def main() -> None:
     from bidirectional_infogan.latent import split_latent
     from bidirectional_infogan.run_folder import list_checkpoints, load_run_config
 
-    run = load_run_config(args.run_dir)
-    test = load_test_set(run, args.data_dir)
+    from bidirectional_infogan.cli import USER_ERRORS
+    try:
+        run = load_run_config(args.run_dir)
+        test = load_test_set(run, args.data_dir)
+    except USER_ERRORS as err:
+        sys.exit(f"mnist_trajectory.py: error: {err}")
     points = []
     for iteration in list_checkpoints(args.run_dir):
         model, _, _ = load_trained_model(args.run_dir, iteration)

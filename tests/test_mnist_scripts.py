@@ -162,3 +162,11 @@ def test_reproduce_script_usage_errors(argv):
                             text=True, timeout=60)
     assert result.returncode == 2 and result.stderr.startswith("usage: scripts/reproduce_mnist.sh SEED")
     assert result.stdout == ""
+
+
+def test_trajectory_script_bad_folder_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_trajectory.py"), str(tmp_path / "nope")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
+    assert not (tmp_path / "results").exists()
