@@ -34,3 +34,27 @@ def test_the_readme_test_command_is_what_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python -m pytest -q" in README and "python3 -m pytest -q" in ci
     assert "pip install -r requirements.txt" in README and "pip install --quiet --disable-pip-version-check -r requirements.txt" in ci
+
+
+def test_the_readme_results_are_the_measured_ones():
+    """The results tables are filled by hand, so check each number against the JSON it is made from."""
+    import json
+    results = json.loads((ROOT / "results" / "mnist.json").read_text())
+    assert results["summary"]["runs"] == len(results["runs"]) >= 1
+    for run in results["runs"]:
+        row = (f"| {run['seed']} | {run['iteration']:,} | {run['accuracy']:.2%} | {run['nmi']:.3f} | "
+               f"{run['ari']:.3f} | {run['misclassified']} |")
+        assert row in README
+        for variable in run["continuous"]:
+            number = variable["variable"].split()[-1]
+            assert (f"| {variable['variable']} (E's output {number}, figure `_c{number}`) | "
+                    f"{variable['corr_ink']:+.2f} | {variable['corr_slant']:+.2f} |") in README
+    trajectory = json.loads((ROOT / "results" / "mnist_trajectory.json").read_text())
+    points = {point["iteration"]: point for point in trajectory["points"]}
+    rows = re.findall(r"^\| ([\d,]+) \| ([\d.]+)% \| ([\d.]+) \| [\d.]+% \|$", README, flags=re.MULTILINE)
+    assert len(rows) >= 5
+    for iteration, accuracy, nmi in rows:
+        point = points[int(iteration.replace(",", ""))]
+        assert (f"{point['accuracy']:.2%}", f"{point['nmi']:.3f}") == (f"{accuracy}%", nmi)
+    if len(results["runs"]) == 1:
+        assert f"All {results['runs'][0]['misclassified']} misclassified test images" in README
