@@ -36,8 +36,11 @@ def paper_settings_runs(runs_dir: Path, seed: int | None = None) -> list[Path]:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        sys.exit(0)
     if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and not sys.argv[2].isdigit()):
-        sys.exit("usage: python scripts/find_paper_run.py RUNS_DIR [SEED]")
+        sys.exit("usage: python scripts/find_paper_run.py RUNS_DIR [SEED]   (see --help)")
     runs = paper_settings_runs(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else None)
     for run_dir in runs[:1] if len(sys.argv) == 3 else runs:
         print(run_dir)

@@ -24,8 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
-from bidirectional_infogan.data.mnist import load_mnist  # noqa: E402
-from bidirectional_infogan.run_folder import load_run_config  # noqa: E402
+from bidirectional_infogan.data.common import DataError  # noqa: E402
+from bidirectional_infogan.evaluation_data import load_test_set  # noqa: E402
+from bidirectional_infogan.run_folder import RunFolderError, load_run_config  # noqa: E402
 
 
 def ink_and_slant(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -117,8 +118,10 @@ def main() -> None:
         print(f"skipping {skipped}: no evaluation.json (run evaluate_model.py --evaluate --json on it first)")
     if not evaluated:
         sys.exit("no evaluated run given")
-    data_dir = args.data_dir or load_run_config(evaluated[0]).data.get("data_dir")
-    test = load_mnist(data_dir).test
+    try:
+        test = load_test_set(load_run_config(evaluated[0]), args.data_dir)
+    except (DataError, RunFolderError) as err:
+        sys.exit(f"mnist_results.py: error: {err}")
     runs = sorted((describe_run(d, test) for d in evaluated), key=lambda r: r["seed"])
     total = summary(runs)
     args.output.parent.mkdir(parents=True, exist_ok=True)

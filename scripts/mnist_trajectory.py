@@ -1,10 +1,11 @@
 """Test accuracy of every checkpoint of an MNIST run (Hungarian mapping), to compare a run's course with
 the reference trajectory.
 
-    python scripts/mnist_trajectory.py RUN_DIR [--output results/mnist_trajectory.json]
+    python scripts/mnist_trajectory.py RUN_DIR [--output results/mnist_trajectory_seed<SEED>.json]
 
-Train with `--checkpoint_every 1000 --keep_checkpoints 30` (loop settings only: they do not change the
-trajectory) to have a checkpoint every 1,000 iterations.
+Train with `--checkpoint_every 1000 --keep_checkpoints 40` (loop settings only: they do not change the
+trajectory) to have a checkpoint every 1,000 iterations (40 leaves room for the checkpoints that stopping and
+resuming add).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ sys.path.insert(0, str(ROOT / "code"))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--output", type=Path, default=ROOT / "results" / "mnist_trajectory.json")
-    parser.add_argument("--data_dir", default=None)
+    parser.add_argument("--output", type=Path, default=None,
+                        help="JSON file to write (default: results/mnist_trajectory_seed<SEED>.json of the checkout, "
+                             "named after the run's seed, so that runs of other seeds do not replace it)")
+    parser.add_argument("--data_dir", default=None, help="MNIST folder (default: the run's own)")
     args = parser.parse_args()
 
     from bidirectional_infogan.tf_setup import import_tensorflow
@@ -34,15 +37,20 @@ def main() -> None:
     from bidirectional_infogan.latent import split_latent
     from bidirectional_infogan.run_folder import list_checkpoints, load_run_config
 
+    from bidirectional_infogan.checkpoints import CheckpointError
     from bidirectional_infogan.cli import USER_ERRORS
     try:
         run = load_run_config(args.run_dir)
         test = load_test_set(run, args.data_dir)
     except USER_ERRORS as err:
         sys.exit(f"mnist_trajectory.py: error: {err}")
+    output = args.output or ROOT / "results" / f"mnist_trajectory_seed{run.train.seed}.json"
     points = []
     for iteration in list_checkpoints(args.run_dir):
-        model, _, _ = load_trained_model(args.run_dir, iteration)
+        try:
+            model, _, _ = load_trained_model(args.run_dir, iteration)
+        except CheckpointError as err:
+            sys.exit(f"mnist_trajectory.py: error: {err}")
         codes, _ = cached_test_codes(model, args.run_dir, iteration, test.images)
         categories = split_latent(run.model, codes).categorical[0].argmax(axis=1)
         mapping = evaluation.hungarian_mapping(categories, test.labels, 10, 10)
@@ -51,10 +59,10 @@ def main() -> None:
                        "ari": report["ari"]})
         print(f"{iteration:>6}: accuracy {report['accuracy']:.2%}  NMI {report['nmi']:.3f}  ARI {report['ari']:.3f}",
               flush=True)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"run": args.run_dir.name, "seed": run.train.seed, "points": points},
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"run": args.run_dir.name, "seed": run.train.seed, "points": points},
                                       indent=2) + "\n")
-    print(f"wrote {args.output}")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

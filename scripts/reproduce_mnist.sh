@@ -40,6 +40,15 @@ fi
 find_run() { python scripts/find_paper_run.py "$runs_dir" "$seed"; }
 
 read -r -a train_flags <<< "${TRAIN_FLAGS:-}"
+# Refuse a TRAIN_FLAGS that changes training before hours of training, not after.
+python -c '
+import sys; sys.path.insert(0, "code")
+from bidirectional_infogan.cli import LOOP_FLAGS
+bad = [a for a in sys.argv[1:] if a.startswith("--") and a[2:].split("=")[0] not in LOOP_FLAGS]
+if bad:
+    sys.exit("reproduce_mnist.sh: TRAIN_FLAGS may hold loop settings only (" + ", ".join("--" + f for f in LOOP_FLAGS)
+             + "), not " + " ".join(bad))
+' "${train_flags[@]}" || exit 2
 run_dir=$(find_run)
 if [ -z "$run_dir" ]; then
   python code/train_mnist.py --seed "$seed" --log_dir "$runs_dir" "${data_args[@]}" "${train_flags[@]}"

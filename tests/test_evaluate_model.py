@@ -206,6 +206,10 @@ def test_iteration_flag(run_copy, mnist_dir):
     ("run", ["--evaluate", "--json", "EXISTING"], "exists; choose another --json path"),
     ("bad_encodings", ["--evaluate"], "category 1 appears more than once"),
     ("short_encodings", ["--evaluate"], "has 3 entries; it needs 10"),
+    ("run", ["--evaluate", "--json", "UNDER_A_FILE"], "is a file, not a folder"),
+    ("run", ["--generate", "--output_dir", "UNDER_A_FILE"], "is a file, not a folder"),
+    ("truncated_checkpoint", ["--evaluate"], "cannot restore"),
+    ("moved_data", ["--evaluate"], "does not exist (the data folder the run was trained with, from its config.json"),
 ])
 def test_bad_input(make, argv, message, run_copy, tmp_path, capsys, mnist_dir):
     target = tmp_path / "target"
@@ -218,18 +222,27 @@ def test_bad_input(make, argv, message, run_copy, tmp_path, capsys, mnist_dir):
             (target / "encodings.txt").write_text("1,1,2,3,4,5,6,7,8,9")
         if make == "short_encodings":
             (target / "encodings.txt").write_text("1,2,3")
+        if make == "moved_data":
+            config = json.loads((target / "config.json").read_text())
+            config["data"]["data_dir"] = str(tmp_path / "moved")
+            (target / "config.json").write_text(json.dumps(config))
+        if make == "truncated_checkpoint":
+            for data in (target / "checkpoints").glob("iteration-40.data-*"):
+                data.write_bytes(data.read_bytes()[:1000])
     argv = [str(target / "existing.json") if a == "EXISTING" else a for a in argv]
+    argv = [str(target / "existing.json" / "sub" / "x") if a == "UNDER_A_FILE" else a for a in argv]
     if not argv:
         with pytest.raises(SystemExit) as info:
             main(["--model_dir", str(target)])
         assert info.value.code == 2
     else:
-        assert main(["--model_dir", str(target), "--data_dir", str(mnist_dir)] + argv) == 2
+        data_args = [] if make == "moved_data" else ["--data_dir", str(mnist_dir)]
+        assert main(["--model_dir", str(target)] + data_args + argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     if make and make.endswith("encodings"):
         assert (target / "encodings.txt").read_text().startswith("1,")  # untouched
-    if "EXISTING" in argv or make == "run":
+    if make == "run":
         assert (target / "existing.json").read_text() == "{}"
 
 

@@ -170,3 +170,32 @@ def test_trajectory_script_bad_folder_is_one_line(tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_reproduce_script_refuses_training_flags_before_training(tmp_path):
+    env = {**os.environ, "RUNS_DIR": str(tmp_path / "runs"), "TRAIN_FLAGS": "--log_every 10 --max_iter 2"}
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh"), "5"], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert result.returncode == 2 and "TRAIN_FLAGS may hold loop settings only" in result.stderr
+    assert "--max_iter" in result.stderr and "--log_every" not in result.stderr.split("not ")[-1]
+    assert not (tmp_path / "runs").exists()  # nothing trained, no run folder
+
+
+def test_find_paper_run_help_and_usage():
+    script = str(ROOT / "scripts" / "find_paper_run.py")
+    helped = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "RUNS_DIR" in helped.stdout
+    wrong = subprocess.run([sys.executable, script, "runs", "x"], capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 1 and wrong.stderr.startswith("usage:") and wrong.stdout == ""
+
+
+def test_results_script_bad_data_folder_is_one_line(trained_run, tmp_path):
+    (tmp_path / "run").mkdir()
+    for name in ("config.json", "evaluation.json"):
+        (tmp_path / "run" / name).write_text((trained_run / name).read_text() if name == "config.json" else "{}")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_results.py"), str(tmp_path / "run"),
+                             "--data_dir", str(tmp_path / "nope"), "--output", str(tmp_path / "r.json")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"mnist_results.py: error: MNIST folder {tmp_path / 'nope'} does not exist"
+    assert not (tmp_path / "r.json").exists()

@@ -228,3 +228,30 @@ def test_sigterm_saves_a_checkpoint(mnist_dir, tmp_path):
     assert len(saved) == 1 and int(saved[0].stem.split("-")[1]) >= 1
     config = json.loads((run_dir / "config.json").read_text())
     assert config["data"]["data_dir"] == str(Path(mnist_dir).resolve())  # stored absolute
+
+
+def test_resume_problems_give_one_line(full_run, tmp_path, capsys):
+    import shutil
+    copy = tmp_path / full_run.name
+    shutil.copytree(full_run, copy)
+    assert run_cli(["--resume", copy, "--stop_after", "30"]) == 2  # the run is at 40 already
+    err = capsys.readouterr().err
+    assert "--stop_after 30: the run is already at iteration 40" in err and err.count("\n") == 1
+    for data in (copy / "checkpoints").glob("iteration-40.data-*"):
+        data.write_bytes(data.read_bytes()[:1000])  # a damaged checkpoint
+    assert run_cli(["--resume", copy]) == 2
+    err = capsys.readouterr().err
+    assert "cannot restore" in err and "iteration-40" in err and err.count("\n") == 1, err
+
+
+def test_unusable_data_folders_give_one_line(tmp_path, capsys, monkeypatch):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    assert run_cli(["--data_dir", a_file, "--log_dir", tmp_path / "logs"]) == 2
+    err = capsys.readouterr().err
+    assert f"MNIST folder {a_file} is a file, not a folder" in err and err.count("\n") == 1
+    monkeypatch.setenv("XDG_CACHE_HOME", str(a_file))  # the download cache cannot be made under a file
+    assert run_cli(["--log_dir", tmp_path / "logs"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot make the MNIST download folder" in err and err.count("\n") == 1
+    assert not (tmp_path / "logs").exists()

@@ -44,7 +44,8 @@ def restore(model, prefix: str, *, expect_partial: bool = False) -> int:
             status.expect_partial()
         else:
             status.assert_consumed()
-    except (tf.errors.OpError, AssertionError, ValueError) as err:
+    # A truncated or damaged file fails inside TensorFlow's reader with IndexError or OSError.
+    except (tf.errors.OpError, AssertionError, ValueError, IndexError, OSError) as err:
         raise CheckpointError(f"cannot restore {prefix}: {str(err).splitlines()[0]}") from None
     return int(model.step.numpy())
 

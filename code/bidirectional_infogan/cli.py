@@ -213,6 +213,9 @@ def main(script: TrainingScript, argv=None) -> int:
             run = _resumed_run(script, args.resume, given)
             if not list_checkpoints(run_dir):
                 raise RunFolderError(f"{run_dir} has no checkpoint to resume from")
+            reached = max(list_checkpoints(run_dir))
+            if run.loop.get("stop_after") and run.loop["stop_after"] <= reached:
+                raise ConfigError(f"--stop_after {run.loop['stop_after']}: the run is already at iteration {reached}")
         else:
             run = build_run(script, {**script.defaults, **given})
         data = script.load_data(run.data, run.train.validation_size)

@@ -17,6 +17,15 @@ from .tf_setup import import_tensorflow
 MODES = ("evaluate", "sample", "reconstruct", "generate", "misclassified")
 
 
+def _check_can_make_folder(folder: Path) -> None:
+    """Fail before the work, not after it, if `folder` cannot be a folder (it or a parent is a file)."""
+    for existing in (folder, *folder.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise RunFolderError(f"{folder} cannot be made: {existing} is a file, not a folder")
+            return
+
+
 class EncodingsError(ValueError):
     """An encodings.txt that is not a permutation of the categories."""
 
@@ -359,12 +368,11 @@ def main(argv=None, out=None) -> int:
             raise RunFolderError(f"{json_path} exists; choose another --json path (nothing is overwritten)")
         if json_path is not None and not args.evaluate:
             raise RunFolderError("--json writes the figures of --evaluate; add --evaluate")
+        for path in filter(None, (args.output_dir, json_path and json_path.parent)):
+            _check_can_make_folder(Path(path).expanduser())
         if args.output_dir and not args.overwrite and any(Path(args.output_dir).expanduser().glob("*.png")):
             raise RunFolderError(f"{args.output_dir} already holds PNG files; pass --overwrite to replace them "
                                  f"or choose another --output_dir")
-        for path in filter(None, (args.output_dir, json_path and json_path.parent)):
-            if Path(path).expanduser().exists() and not Path(path).expanduser().is_dir():
-                raise RunFolderError(f"{path} is not a folder")
         if not 0 < args.confidence < 1:
             raise RunFolderError(f"--confidence must be between 0 and 1, got {args.confidence}")
         import_tensorflow()

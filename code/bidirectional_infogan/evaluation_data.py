@@ -22,6 +22,16 @@ class TestSet:
 
 def load_test_set(run: RunConfig, data_dir=None) -> TestSet:
     """The test split of the run's data set; `data_dir` overrides the folder stored in the run's config."""
+    try:
+        return _load_test_set(run, data_dir)
+    except DataError as err:
+        if data_dir is None and run.data.get("data_dir") is not None:
+            raise DataError(f"{err} (the data folder the run was trained with, from its config.json; "
+                            f"pass --data_dir to read the data from elsewhere)") from None
+        raise
+
+
+def _load_test_set(run: RunConfig, data_dir=None) -> TestSet:
     dataset = run.model.dataset
     folder = data_dir if data_dir is not None else run.data.get("data_dir")
     digits = [str(d) for d in range(10)]

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from ..progress import Progress
-from .common import DataError
+from .common import DataError, require_folder
 from .mnist import Split
 
 URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
@@ -90,10 +90,7 @@ def default_cache_dir() -> Path:
 
 
 def _folder(data_dir) -> Path:
-    folder = Path(data_dir).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"CelebA folder {folder} does not exist; {HINT}")
-    return folder
+    return require_folder(data_dir, "CelebA", HINT)
 
 
 def _read_lines(path: Path) -> list[str]:

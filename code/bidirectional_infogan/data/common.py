@@ -1,12 +1,22 @@
 """What every data loader shares: the error type and the pixel conversion."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 
 class DataError(Exception):
     """Missing, truncated or malformed data files (the message is shown to the user as is)."""
+
+
+def require_folder(data_dir, label: str, hint: str = "") -> Path:
+    """`data_dir` as a Path, or a DataError that says whether it is missing or a file."""
+    folder = Path(data_dir).expanduser()
+    if not folder.is_dir():
+        problem = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise DataError(f"{label} folder {folder} {problem}" + (f"; {hint}" if hint else ""))
+    return folder
 
 
 def to_float(images: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import DataError, to_float
+from .common import DataError, require_folder, to_float
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
@@ -114,9 +114,7 @@ def load_mnist(data_dir: str | Path | None = None, validation_size: int = 5000, 
         if download:
             ensure_downloaded(folder)
     else:
-        folder = Path(data_dir).expanduser()
-        if not folder.is_dir():
-            raise DataError(f"MNIST folder {folder} does not exist")
+        folder = require_folder(data_dir, "MNIST")
     train_all = _read_pair(folder, "train")
     test = _read_pair(folder, "t10k")
     if not 0 <= validation_size < len(train_all.labels):
@@ -128,7 +126,11 @@ def load_mnist(data_dir: str | Path | None = None, validation_size: int = 5000, 
 
 def ensure_downloaded(folder: Path, mirrors=MIRRORS) -> None:
     """Download any missing MNIST file into `folder`, checking the sha256 of its uncompressed content."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"cannot make the MNIST download folder {folder} ({err.strerror}); "
+                        f"pass --data_dir or set XDG_CACHE_HOME") from None
     for name, sha256 in FILES.items():
         if find_idx_file(folder, name) is not None:
             continue

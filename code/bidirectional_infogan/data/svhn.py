@@ -16,7 +16,7 @@ import numpy as np
 import scipy.io
 from scipy.io.matlab import MatReadError
 
-from .common import DataError
+from .common import DataError, require_folder
 from .mnist import Split
 
 URL = "http://ufldl.stanford.edu/housenumbers/"
@@ -68,9 +68,7 @@ def read_mat(path: Path) -> Split:
 def load_svhn(data_dir: str | Path, use_extra: bool = False, validation_size: int = 5000) -> SvhnData:
     """Read SVHN from `data_dir`: validation = the first `validation_size` training images, train = the rest
     (plus all of extra_32x32.mat with `use_extra`), test = test_32x32.mat."""
-    folder = Path(data_dir).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"SVHN folder {folder} does not exist; {HINT}")
+    folder = require_folder(data_dir, "SVHN", HINT)
     names = ["train_32x32.mat", "test_32x32.mat"] + (["extra_32x32.mat"] if use_extra else [])
     missing = [name for name in names if not (folder / name).is_file()]
     if missing:
