@@ -40,7 +40,8 @@ if __name__ == "__main__":
         print(__doc__.strip())
         sys.exit(0)
     if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and not sys.argv[2].isdigit()):
-        sys.exit("usage: python scripts/find_paper_run.py RUNS_DIR [SEED]   (see --help)")
+        print("usage: python scripts/find_paper_run.py RUNS_DIR [SEED]   (see --help)", file=sys.stderr)
+        sys.exit(2)
     runs = paper_settings_runs(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else None)
     for run_dir in runs[:1] if len(sys.argv) == 3 else runs:
         print(run_dir)

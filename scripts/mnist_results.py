@@ -107,6 +107,12 @@ def markdown(runs: list[dict], total: dict) -> str:
     return "\n".join(lines)
 
 
+def fail(message) -> None:
+    """A user error: one line on stderr and exit code 2, as the project's other scripts."""
+    print(f"mnist_results.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", type=Path)
@@ -117,11 +123,11 @@ def main() -> None:
     for skipped in sorted(set(args.run_dirs) - set(evaluated)):
         print(f"skipping {skipped}: no evaluation.json (run evaluate_model.py --evaluate --json on it first)")
     if not evaluated:
-        sys.exit("no evaluated run given")
+        fail("no evaluated run given (none has an evaluation.json)")
     try:
         test = load_test_set(load_run_config(evaluated[0]), args.data_dir)
     except (DataError, RunFolderError) as err:
-        sys.exit(f"mnist_results.py: error: {err}")
+        fail(err)
     runs = sorted((describe_run(d, test) for d in evaluated), key=lambda r: r["seed"])
     total = summary(runs)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
 
+def fail(message) -> None:
+    """A user error: one line on stderr and exit code 2, as the project's other scripts."""
+    print(f"mnist_trajectory.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
@@ -43,14 +49,14 @@ def main() -> None:
         run = load_run_config(args.run_dir)
         test = load_test_set(run, args.data_dir)
     except USER_ERRORS as err:
-        sys.exit(f"mnist_trajectory.py: error: {err}")
+        fail(err)
     output = args.output or ROOT / "results" / f"mnist_trajectory_seed{run.train.seed}.json"
     points = []
     for iteration in list_checkpoints(args.run_dir):
         try:
             model, _, _ = load_trained_model(args.run_dir, iteration)
         except CheckpointError as err:
-            sys.exit(f"mnist_trajectory.py: error: {err}")
+            fail(err)
         codes, _ = cached_test_codes(model, args.run_dir, iteration, test.images)
         categories = split_latent(run.model, codes).categorical[0].argmax(axis=1)
         mapping = evaluation.hungarian_mapping(categories, test.labels, 10, 10)
@@ -61,7 +67,7 @@ def main() -> None:
               flush=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"run": args.run_dir.name, "seed": run.train.seed, "points": points},
-                                      indent=2) + "\n")
+                                 indent=2) + "\n")
     print(f"wrote {output}")
 
 

@@ -167,7 +167,7 @@ def test_reproduce_script_usage_errors(argv):
 def test_trajectory_script_bad_folder_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_trajectory.py"), str(tmp_path / "nope")],
                             capture_output=True, text=True, timeout=120)
-    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
     assert not (tmp_path / "results").exists()
 
@@ -186,7 +186,7 @@ def test_find_paper_run_help_and_usage():
     helped = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0 and "RUNS_DIR" in helped.stdout
     wrong = subprocess.run([sys.executable, script, "runs", "x"], capture_output=True, text=True, timeout=60)
-    assert wrong.returncode == 1 and wrong.stderr.startswith("usage:") and wrong.stdout == ""
+    assert wrong.returncode == 2 and wrong.stderr.startswith("usage:") and wrong.stdout == ""
 
 
 def test_results_script_bad_data_folder_is_one_line(trained_run, tmp_path):
@@ -196,6 +196,6 @@ def test_results_script_bad_data_folder_is_one_line(trained_run, tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_results.py"), str(tmp_path / "run"),
                              "--data_dir", str(tmp_path / "nope"), "--output", str(tmp_path / "r.json")],
                             capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"mnist_results.py: error: MNIST folder {tmp_path / 'nope'} does not exist"
     assert not (tmp_path / "r.json").exists()

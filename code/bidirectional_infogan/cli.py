@@ -211,9 +211,10 @@ def main(script: TrainingScript, argv=None) -> int:
         if args.resume:
             run_dir = Path(args.resume).expanduser()
             run = _resumed_run(script, args.resume, given)
-            if not list_checkpoints(run_dir):
+            saved_iterations = list_checkpoints(run_dir)
+            if not saved_iterations:
                 raise RunFolderError(f"{run_dir} has no checkpoint to resume from")
-            reached = max(list_checkpoints(run_dir))
+            reached = max(saved_iterations)
             if run.loop.get("stop_after") and run.loop["stop_after"] <= reached:
                 raise ConfigError(f"--stop_after {run.loop['stop_after']}: the run is already at iteration {reached}")
         else:
