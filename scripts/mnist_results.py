@@ -4,7 +4,9 @@
 
 Each RUN_DIR must have been evaluated first with
     python evaluate_model.py --model_dir RUN_DIR --evaluate --json RUN_DIR/evaluation.json
-(which also caches E's codes of the test images). Besides accuracy, NMI and ARI, this script measures what the
+(which also caches E's codes of the test images). Runs already in the --output file whose folders are not
+given (a run folder deleted, or on another machine) keep their entries; a given run replaces its own entry.
+--fresh writes only the given runs. Besides accuracy, NMI and ARI, this script measures what the
 two continuous variables learned: within each digit class, the correlation of each variable with the ink of
 the image (mean pixel value, which grows with stroke width) and with its slant (the second-moment skew
 mu11 / mu02, which grows as the digit leans right), averaged over the ten classes.
@@ -107,6 +109,26 @@ def markdown(runs: list[dict], total: dict) -> str:
     return "\n".join(lines)
 
 
+def merge_runs(published: list[dict], measured: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The measured runs plus the published ones not measured again (matched by run folder name), by seed.
+
+    Returns (all runs, the published runs kept). Run folders live outside git and may be gone, so a rerun of
+    this script must not drop a result that only the results file still holds."""
+    names = {run["run"] for run in measured}
+    kept = [run for run in published if run["run"] not in names]
+    return sorted(measured + kept, key=lambda r: (r["seed"], r["run"])), kept
+
+
+def read_published(path: Path) -> list[dict]:
+    """The runs of an existing results file ([] if there is none)."""
+    if not path.exists():
+        return []
+    try:
+        return json.loads(path.read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        fail(f"cannot read the runs of {path} ({err}); move it away or use --fresh")
+
+
 def fail(message) -> None:
     """A user error: one line on stderr and exit code 2, as the project's other scripts."""
     print(f"mnist_results.py: error: {message}", file=sys.stderr)
@@ -118,7 +140,10 @@ def main() -> None:
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "mnist.json")
     parser.add_argument("--data_dir", default=None, help="MNIST folder (default: the first run's)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="write only the given runs, dropping the runs that --output already holds")
     args = parser.parse_args()
+    published = [] if args.fresh else read_published(args.output)
     evaluated = [d for d in args.run_dirs if (d / "evaluation.json").is_file()]
     for skipped in sorted(set(args.run_dirs) - set(evaluated)):
         print(f"skipping {skipped}: no evaluation.json (run evaluate_model.py --evaluate --json on it first)")
@@ -128,7 +153,9 @@ def main() -> None:
         test = load_test_set(load_run_config(evaluated[0]), args.data_dir)
     except (DataError, RunFolderError) as err:
         fail(err)
-    runs = sorted((describe_run(d, test) for d in evaluated), key=lambda r: r["seed"])
+    runs, kept = merge_runs(published, [describe_run(d, test) for d in evaluated])
+    for run in kept:
+        print(f"keeping seed {run['seed']} ({run['run']}) from {args.output}: its folder was not given")
     total = summary(runs)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({"runs": runs, "summary": total}, indent=2) + "\n")

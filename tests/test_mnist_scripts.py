@@ -140,16 +140,26 @@ def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path):
     (run_dir / "config.json").write_text(json.dumps(config))
     for part in (run_dir / "checkpoints").glob("iteration-40.*"):
         part.rename(part.with_name(part.name.replace("iteration-40.", "iteration-30000.")))
+    # A results file from earlier: a stale entry of this very run (replaced) and a run whose folder is gone (kept).
+    published = json.loads((ROOT / "results" / "mnist.json").read_text())["runs"][0]
+    gone = dict(published, run="mnist_gone", seed=7, accuracy=0.9, nmi=0.8, ari=0.7)
+    stale = dict(published, run=run_dir.name, accuracy=0.1)
+    (tmp_path / "out" / "results").mkdir(parents=True)
+    (tmp_path / "out" / "results" / "mnist.json").write_text(json.dumps({"runs": [stale, gone]}))
     env = dict(os.environ, RUNS_DIR=str(tmp_path / "runs"), OUTPUT_ROOT=str(tmp_path / "out"),
                MNIST_DIR=str(mnist_dir))
     result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh"), "12345", "--figures"],
                             env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"run: {run_dir}" in result.stdout
+    assert "keeping seed 7 (mnist_gone)" in result.stdout
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     results = json.loads((tmp_path / "out" / "results" / "mnist.json").read_text())
-    assert [(r["seed"], r["iteration"]) for r in results["runs"]] == [(12345, 30000)]
-    assert results["runs"][0]["accuracy"] == evaluation["accuracy"]
+    assert [(r["seed"], r["run"]) for r in results["runs"]] == [(7, "mnist_gone"), (12345, run_dir.name)]
+    assert results["runs"][0] == gone
+    assert results["runs"][1]["accuracy"] == evaluation["accuracy"]
+    assert results["summary"]["runs"] == 2
+    assert results["summary"]["accuracy"]["mean"] == pytest.approx((0.9 + evaluation["accuracy"]) / 2)
     figures = {p.name for p in (tmp_path / "out" / "imgs" / "mnist").glob("*.png")}
     assert figures == {"samples_categorical.png", "sample_cont_c1.png", "sample_cont_c2.png",
                        "samples_reconstruction.png", "generated_imgs_categorical.png", "generated_imgs_cont_c1.png",
@@ -199,3 +209,23 @@ def test_results_script_bad_data_folder_is_one_line(trained_run, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"mnist_results.py: error: MNIST folder {tmp_path / 'nope'} does not exist"
     assert not (tmp_path / "r.json").exists()
+
+
+def test_results_merge_keeps_runs_whose_folders_are_gone():
+    old = [{"run": "a", "seed": 3, "accuracy": 0.1}, {"run": "b", "seed": 1, "accuracy": 0.2}]
+    new = [{"run": "a", "seed": 3, "accuracy": 0.9}, {"run": "c", "seed": 2, "accuracy": 0.5}]
+    runs, kept = mnist_results.merge_runs(old, new)
+    assert [(r["run"], r["accuracy"]) for r in runs] == [("b", 0.2), ("c", 0.5), ("a", 0.9)]
+    assert kept == [{"run": "b", "seed": 1, "accuracy": 0.2}]
+
+
+def test_results_script_unreadable_results_file_is_one_line(trained_run, tmp_path):
+    (tmp_path / "run").mkdir()
+    for name in ("config.json", "evaluation.json"):
+        (tmp_path / "run" / name).write_text((trained_run / name).read_text() if name == "config.json" else "{}")
+    (tmp_path / "r.json").write_text("not json")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_results.py"), str(tmp_path / "run"),
+                             "--output", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"mnist_results.py: error: cannot read the runs of {tmp_path / 'r.json'}")
+    assert (tmp_path / "r.json").read_text() == "not json"  # left as it was
