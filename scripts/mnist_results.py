@@ -119,12 +119,22 @@ def merge_runs(published: list[dict], measured: list[dict]) -> tuple[list[dict],
     return sorted(measured + kept, key=lambda r: (r["seed"], r["run"])), kept
 
 
+# What merge_runs, summary and markdown read from each published run.
+PUBLISHED_KEYS = ("run", "seed", "iteration", "accuracy", "nmi", "ari", "misclassified",
+                  "stroke_width_variable", "rotation_variable", "train_seconds")
+
+
 def read_published(path: Path) -> list[dict]:
     """The runs of an existing results file ([] if there is none)."""
     if not path.exists():
         return []
     try:
-        return json.loads(path.read_text())["runs"]
+        runs = json.loads(path.read_text())["runs"]
+        for number, run in enumerate(runs, 1):
+            missing = [key for key in PUBLISHED_KEYS if key not in run]
+            if missing:
+                raise ValueError(f"run {number} has no {', '.join(missing)}")
+        return runs
     except (OSError, ValueError, KeyError, TypeError) as err:
         fail(f"cannot read the runs of {path} ({err}); move it away or use --fresh")
 

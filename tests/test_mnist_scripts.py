@@ -90,7 +90,7 @@ def test_find_paper_runs(tmp_path):
     assert paper["batch_size"] == 128 and paper["max_iter"] == 30000 and "log_every" not in paper
 
 
-def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path):
+def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypatch):
     from bidirectional_infogan.data.mnist import load_mnist
     from bidirectional_infogan.evaluate_cli import main as evaluate
     run_dir = tmp_path / trained_run.name
@@ -128,6 +128,16 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path):
     assert len(table) == 2 + 2 + 1 + 1  # header, 2 runs, mean row, the original's row
     assert table[2].startswith(f"| 12345 | 40 | {result['accuracy']:.2%} |")
     assert "mean ± std (2 runs)" in table[4] and "96.99%" in table[5]
+
+    # The script itself: a published run whose folder is gone stays, unless --fresh.
+    output = tmp_path / "mnist.json"
+    output.write_text(json.dumps({"runs": [dict(result, run="mnist_gone", seed=7)]}))
+    for flags, seeds in (([], [7, 12345]), (["--fresh"], [12345])):
+        monkeypatch.setattr(sys, "argv", ["mnist_results.py", str(run_dir), "--output", str(output),
+                                          "--data_dir", str(mnist_dir)] + flags)
+        mnist_results.main()
+        written = json.loads(output.read_text())
+        assert [r["seed"] for r in written["runs"]] == seeds and written["summary"]["runs"] == len(seeds)
 
 
 def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path):
@@ -219,13 +229,14 @@ def test_results_merge_keeps_runs_whose_folders_are_gone():
     assert kept == [{"run": "b", "seed": 1, "accuracy": 0.2}]
 
 
-def test_results_script_unreadable_results_file_is_one_line(trained_run, tmp_path):
+@pytest.mark.parametrize("content", ["not json", '{"runs": [{"seed": 1, "accuracy": 0.9}]}'])
+def test_results_script_unreadable_results_file_is_one_line(trained_run, tmp_path, content):
     (tmp_path / "run").mkdir()
     for name in ("config.json", "evaluation.json"):
         (tmp_path / "run" / name).write_text((trained_run / name).read_text() if name == "config.json" else "{}")
-    (tmp_path / "r.json").write_text("not json")
+    (tmp_path / "r.json").write_text(content)
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_results.py"), str(tmp_path / "run"),
                              "--output", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"mnist_results.py: error: cannot read the runs of {tmp_path / 'r.json'}")
-    assert (tmp_path / "r.json").read_text() == "not json"  # left as it was
+    assert (tmp_path / "r.json").read_text() == content  # left as it was
