@@ -47,8 +47,12 @@ def test_the_readme_results_are_the_measured_ones():
         assert row in README
         for variable in run["continuous"]:
             number = variable["variable"].split()[-1]
-            assert (f"| {variable['variable']} (E's output {number}, figure `_c{number}`) | "
+            assert (f"| {run['seed']} | {variable['variable']} (E's output {number}, figure `_c{number}`) | "
                     f"{variable['corr_ink']:+.2f} | {variable['corr_slant']:+.2f} |") in README
+    if len(results["runs"]) > 1:
+        a, n, r = (results["summary"][key] for key in ("accuracy", "nmi", "ari"))
+        assert (f"| mean ± std ({len(results['runs'])} runs) | | {a['mean']:.2%} ± {a['std']:.2%} | "
+                f"{n['mean']:.3f} ± {n['std']:.3f} | {r['mean']:.3f} ± {r['std']:.3f} |") in README
     def trajectory(seed):
         points = json.loads((ROOT / "results" / f"mnist_trajectory_seed{seed}.json").read_text())["points"]
         return {point["iteration"]: point for point in points}
