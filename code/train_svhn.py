@@ -4,7 +4,7 @@ import sys
 
 from bidirectional_infogan import cli
 from bidirectional_infogan.data import svhn
-from bidirectional_infogan.data.common import DataError, TrainingData
+from bidirectional_infogan.data.common import TrainingData
 
 
 def add_arguments(parser):
@@ -14,8 +14,7 @@ def add_arguments(parser):
 
 
 def load_data(options, validation_size):
-    if options["data_dir"] is None:
-        raise DataError(f"pass --data_dir: the folder with train_32x32.mat and test_32x32.mat ({svhn.URL})")
+    # without --data_dir: the download cache, filled on first use
     data = svhn.load_svhn(options["data_dir"], use_extra=options["use_extra"], validation_size=validation_size)
     return TrainingData(train_images=data.train.images, validation_images=data.validation.images,
                         validation_labels=data.validation.labels)
@@ -31,9 +30,14 @@ SCRIPT = cli.TrainingScript(
     load_data=load_data,
     data_options=lambda flags: {"data_dir": flags["data_dir"], "use_extra": bool(flags["use_extra"])},
     add_arguments=lambda parser: (cli.add_table2_arguments(parser, SCRIPT.defaults), add_arguments(parser)),
-    data_dir_help="folder with train_32x32.mat and test_32x32.mat (required for a new run)",
-    epilog=f"--data_dir must hold train_32x32.mat and test_32x32.mat (Format 2, cropped digits) from {svhn.URL}. "
-           "The first 5,000 training images are held out for the figures.\n"
+    data_dir_help="folder with train_32x32.mat and test_32x32.mat (default: the download cache "
+                  f"{svhn.default_cache_dir()}, filled on first use)",
+    epilog=f"SVHN is the Format 2 cropped digits of {svhn.URL}. Without --data_dir, train_32x32.mat and "
+           "test_32x32.mat (246 MB; with --use_extra also extra_32x32.mat, 1.3 GB) are downloaded on first use "
+           f"into {svhn.default_cache_dir()} ($XDG_CACHE_HOME or ~/.cache) and checked against their published "
+           "sizes and MD5s; later runs read them from there. Without internet, download them elsewhere and pass "
+           "the folder holding them with --data_dir. The first 5,000 training images are held out for the "
+           "figures.\n"
            "Watch a run with: tensorboard --logdir log_dir/svhn",
 )
 

@@ -167,14 +167,23 @@ def test_celeba_evaluation(celeba_run, tmp_path):
 
 
 @pytest.mark.parametrize("script,argv,message", [
-    (train_svhn, [], "pass --data_dir"),
+    (train_svhn, [], "could not download train_32x32.mat"),  # from the closed port below
     (train_svhn, ["--data_dir", "MISSING"], "does not exist"),
     (train_celeba, ["--data_dir", "MISSING"], "does not exist"),
     (train_celeba, [], "pass --data_dir"),
 ])
-def test_missing_data(script, argv, message, tmp_path, capsys):
+def test_missing_data(script, argv, message, tmp_path, capsys, monkeypatch):
+    import socket
+
+    from bidirectional_infogan.data import svhn
+    with socket.socket() as probe:  # SVHN's download goes to a port nobody listens on, never to the internet
+        probe.bind(("127.0.0.1", 0))
+        monkeypatch.setattr(svhn, "URL", f"http://127.0.0.1:{probe.getsockname()[1]}/")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     argv = [str(tmp_path / "nowhere") if a == "MISSING" else a for a in argv]
-    assert cli.main(script.SCRIPT, argv + ["--log_dir", str(tmp_path)]) == 2
+    assert cli.main(script.SCRIPT, argv + ["--log_dir", str(tmp_path / "logs")]) == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
-    assert not any(tmp_path.iterdir())  # no run folder
+    lines = err.splitlines()
+    assert message in lines[-1] and err.endswith("\n")
+    assert len(lines) == (2 if script is train_svhn and not argv else 1)  # the first: "downloading ..."
+    assert not (tmp_path / "logs").exists()  # no run folder

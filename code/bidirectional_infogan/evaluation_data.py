@@ -39,12 +39,12 @@ def _load_test_set(run: RunConfig, data_dir=None) -> TestSet:
         from .data.mnist import load_mnist
         test = load_mnist(folder, validation_size=run.train.validation_size).test
         return TestSet(test.images, test.labels, 10, digits)
-    if folder is None:
-        raise DataError(f"this {dataset} run does not say where its data are: pass --data_dir")
-    if dataset == "svhn":
+    if dataset == "svhn":  # no folder: the download cache, as in training
         from .data.svhn import load_svhn
         test = load_svhn(folder, validation_size=0).test
         return TestSet(test.images, test.labels, 10, digits)
+    if folder is None:
+        raise DataError(f"this {dataset} run does not say where its data are: pass --data_dir")
     if dataset == "celeba":
         from .data.celeba import load_celeba, parse_crop
         data = load_celeba(folder, crop=parse_crop(run.data.get("crop", "108")), size=run.model.image_shape[0],

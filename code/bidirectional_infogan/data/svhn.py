@@ -4,10 +4,15 @@ Each file holds `X`, uint8 (32, 32, 3, N), and `y`, (N, 1) with labels 1..10 whe
 are returned as uint8 arrays (N, 32, 32, 3) and labels as 0..9. As for MNIST, the first `validation_size`
 images of train_32x32.mat are the validation set and the rest the training set; `use_extra` appends the
 531,131 images of extra_32x32.mat to the training set.
+
+Without a data folder the files are read from the download cache ($XDG_CACHE_HOME or ~/.cache, then
+bidirectional_infogan/svhn), downloaded there from `URL` on first use and checked against the published sizes
+and MD5s (see download.py: the MD5 is checked right after the download, later starts only check the size).
 """
 
 from __future__ import annotations
 
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +22,18 @@ import scipy.io
 from scipy.io.matlab import MatReadError
 
 from .common import DataError, require_folder
+from .download import download_file
 from .mnist import Split
 
 URL = "http://ufldl.stanford.edu/housenumbers/"
 HINT = (f'expected SVHN\'s cropped-digit "Format 2" files train_32x32.mat, test_32x32.mat (and extra_32x32.mat '
         f"with extra data) in one folder, from {URL}")
+# name -> (size in bytes, MD5), as published at URL
+FILES = {
+    "train_32x32.mat": (182_040_794, "e26dedcc434d2e4c54c9b2d4a06d8373"),
+    "test_32x32.mat": (64_275_384, "eb5a983be6a315427106f1b164d9cef3"),
+    "extra_32x32.mat": (1_329_278_602, "a93ce644f1a588dc4d68dda5feec44a7"),
+}
 
 # What scipy raises on truncated, corrupt or non-.mat files (found by cutting valid files at every length).
 MAT_ERRORS = (MatReadError, ValueError, OSError, TypeError, IndexError, KeyError, EOFError, NotImplementedError,
@@ -65,11 +77,47 @@ def read_mat(path: Path) -> Split:
     return Split(images=x.transpose(3, 0, 1, 2), labels=labels)  # a view; the caller makes it contiguous
 
 
-def load_svhn(data_dir: str | Path, use_extra: bool = False, validation_size: int = 5000) -> SvhnData:
-    """Read SVHN from `data_dir`: validation = the first `validation_size` training images, train = the rest
-    (plus all of extra_32x32.mat with `use_extra`), test = test_32x32.mat."""
-    folder = require_folder(data_dir, "SVHN", HINT)
-    names = ["train_32x32.mat", "test_32x32.mat"] + (["extra_32x32.mat"] if use_extra else [])
+def file_names(use_extra: bool) -> list[str]:
+    return ["train_32x32.mat", "test_32x32.mat"] + (["extra_32x32.mat"] if use_extra else [])
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "bidirectional_infogan" / "svhn"
+
+
+def ensure_downloaded(folder: Path, use_extra: bool = False, base_url: str | None = None) -> None:
+    """Download into `folder` each needed file that is not there with its published size (from `base_url`,
+    default `URL`). A file of the right size is trusted without hashing it: only complete, checked downloads
+    ever get the real name."""
+    base_url = base_url or URL
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"cannot make the SVHN download folder {folder} ({err.strerror}); "
+                        f"pass --data_dir or set XDG_CACHE_HOME") from None
+    names = file_names(use_extra)
+    hint = f"alternatively download {', '.join(names)} from {base_url} yourself and pass their folder with --data_dir"
+    for name in names:
+        size, md5 = FILES[name]
+        path = folder / name
+        if path.is_file() and path.stat().st_size == size:
+            continue
+        download_file(base_url + name, path, size, md5, name, hint=hint)
+
+
+def load_svhn(data_dir: str | Path | None = None, use_extra: bool = False, validation_size: int = 5000,
+              download: bool = True) -> SvhnData:
+    """Read SVHN from `data_dir` (without it, from the download cache, downloading there on first use):
+    validation = the first `validation_size` training images, train = the rest (plus all of
+    extra_32x32.mat with `use_extra`), test = test_32x32.mat."""
+    if data_dir is None:
+        folder = default_cache_dir()
+        if download:
+            ensure_downloaded(folder, use_extra)
+    else:
+        folder = require_folder(data_dir, "SVHN", HINT)
+    names = file_names(use_extra)
     missing = [name for name in names if not (folder / name).is_file()]
     if missing:
         raise DataError(f"SVHN file(s) missing in {folder}: {', '.join(missing)}; {HINT}")
