@@ -27,8 +27,11 @@ def add_arguments(parser):
 
 def load_data(options, validation_size):
     if options["data_dir"] is None:
-        raise DataError(f"pass --data_dir: the folder with img_align_celeba/ and list_eval_partition.txt "
-                        f"({celeba.URL})")
+        # CelebA's terms ask each user to download it themselves: no download cache as for MNIST and SVHN
+        raise DataError(f"pass --data_dir, the folder holding {celeba.IMAGE_ZIP} (or the extracted "
+                        f"{celeba.IMAGE_DIR}/ folder), {celeba.PARTITION_FILE} and {celeba.ATTRIBUTE_FILE} from "
+                        f"{celeba.URL} (\"Align&Cropped Images\"); CelebA is not downloaded for you: its terms "
+                        f"ask each user to fetch it")
     data = celeba.load_celeba(options["data_dir"], crop=celeba.parse_crop(options["crop"]), size=32,
                               cache_dir=options["cache_dir"])
     return TrainingData(train_images=data.train.images, validation_images=data.validation.images[:validation_size])
@@ -45,9 +48,12 @@ SCRIPT = cli.TrainingScript(
     data_options=lambda flags: {"data_dir": flags["data_dir"], "crop": flags["crop"],
                                 "cache_dir": flags["cache_dir"]},
     add_arguments=lambda parser: (cli.add_table2_arguments(parser, SCRIPT.defaults), add_arguments(parser)),
-    data_dir_help="folder with img_align_celeba/ and list_eval_partition.txt (required for a new run)",
-    epilog=f"--data_dir must hold img_align_celeba/*.jpg and list_eval_partition.txt (Align&Cropped images, "
-           f"{celeba.URL}); list_attr_celeba.txt is used by evaluate_model.py. The first run crops and resizes "
+    data_dir_help="folder with img_align_celeba.zip (or the extracted img_align_celeba/) and "
+                  "list_eval_partition.txt (required for a new run)",
+    epilog=f"--data_dir must hold img_align_celeba.zip, unextracted, or the img_align_celeba/ folder it "
+           f"extracts to, and list_eval_partition.txt (\"Align&Cropped Images\" of {celeba.URL}; its terms ask "
+           "each user to download it, so it is not downloaded for you); list_attr_celeba.txt is used by "
+           "evaluate_model.py. The first run crops and resizes "
            "every image once into the cache (a few minutes); later runs read the cache. The figures use the "
            "first 5,000 images of the validation partition.\n"
            "Watch a run with: tensorboard --logdir log_dir/celeba",

@@ -2,6 +2,8 @@
 (built once, reused, rebuilt, never left half-written), splits, attributes, and every error."""
 
 import json
+import shutil
+import zipfile
 
 import numpy as np
 import pytest
@@ -17,8 +19,9 @@ ATTRIBUTES = ("5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald 
               "Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young").split()
 N = 12
 PARTITION = [0] * 7 + [1] * 3 + [2] * 2
-LAYOUT = (r"the Align&Cropped CelebA layout img_align_celeba/\*\.jpg, list_eval_partition\.txt and "
-          r"list_attr_celeba\.txt in one folder, from https://mmlab\.ie\.cuhk\.edu\.hk/projects/CelebA\.html$")
+LAYOUT = (r"img_align_celeba\.zip \(or the extracted img_align_celeba/ folder\), list_eval_partition\.txt and "
+          r"list_attr_celeba\.txt in one folder, from https://mmlab\.ie\.cuhk\.edu\.hk/projects/CelebA\.html "
+          r"\(\"Align&Cropped Images\"\)$")
 
 
 def names(n=N):
@@ -233,13 +236,15 @@ def test_missing_unreadable_and_wrong_size_images(tmp_path):
         celeba.prepare_images(folder, cache_dir=tmp_path / "cache")
     folder = write_celeba(tmp_path / "c")
     Image.new("RGB", (218, 178)).save(folder / "img_align_celeba" / "000003.jpg")  # landscape
-    with pytest.raises(DataError, match=r"000003\.jpg is 218x178, not 178x218 like the aligned images; expected " + LAYOUT):
+    with pytest.raises(DataError, match=r"000003\.jpg is 218x178, not 178x218 like the aligned images; "
+                                        r"expected " + LAYOUT):
         celeba.load_celeba(folder, cache_dir=tmp_path / "cache")
     folder = write_celeba(tmp_path / "d")
     for child in (folder / "img_align_celeba").iterdir():
         child.unlink()
     (folder / "img_align_celeba").rmdir()
-    with pytest.raises(DataError, match="image folder .*img_align_celeba does not exist; expected " + LAYOUT):
+    with pytest.raises(DataError, match="neither img_align_celeba.zip nor the folder img_align_celeba/ is in "
+                                        ".*d; expected " + LAYOUT):
         celeba.prepare_images(folder, cache_dir=tmp_path / "cache")
     assert not list((tmp_path / "cache").iterdir())
 
@@ -293,3 +298,87 @@ def test_attribute_rows_must_follow_the_partition_file(celeba_dir, tmp_path):
     write_attributes(celeba_dir, attribute_values(11))
     with pytest.raises(DataError, match=r"list_attr_celeba\.txt 11 images, list_eval_partition\.txt 12"):
         celeba.load_celeba(celeba_dir, cache_dir=tmp_path / "cache", with_attributes=True)
+
+
+# --- the published img_align_celeba.zip, unextracted ---------------------------------------------------------
+
+def zip_celeba(source, folder, order=None, skip=(), compression=zipfile.ZIP_STORED):
+    """`folder` with img_align_celeba.zip (members img_align_celeba/<name>, as published, in `order`) made
+    from the images of `source`, and its two text files."""
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(folder / "img_align_celeba.zip", "w", compression) as archive:
+        archive.writestr("img_align_celeba/", b"")  # the folder entry
+        for name in order or names():
+            if name not in skip:
+                archive.write(source / "img_align_celeba" / name, f"img_align_celeba/{name}")
+    for text in ("list_eval_partition.txt", "list_attr_celeba.txt"):
+        shutil.copy(source / text, folder / text)
+    return folder
+
+
+def test_cache_from_the_zip_equals_the_cache_from_the_folder(celeba_dir, tmp_path, monkeypatch):
+    zipped = zip_celeba(celeba_dir, tmp_path / "zipped", order=names()[::-1])  # not in the partition's order
+    assert not (zipped / "img_align_celeba").exists()
+    celeba.prepare_images(celeba_dir, cache_dir=tmp_path / "from_folder", workers=1)
+    from_zip = celeba.prepare_images(zipped, cache_dir=tmp_path / "from_zip", workers=1)
+    assert celeba._open_zips == {}  # the build closed the zip it opened
+    monkeypatch.setattr(celeba, "CHUNK", 5)  # three chunks over two processes, each opening the zip itself
+    celeba.prepare_images(zipped, cache_dir=tmp_path / "from_zip_pooled", workers=2)
+    for name in ("celeba_35_55_143_163_32.npy", "celeba_35_55_143_163_32.json"):
+        expected = (tmp_path / "from_folder" / name).read_bytes()
+        assert (tmp_path / "from_zip" / name).read_bytes() == expected
+        assert (tmp_path / "from_zip_pooled" / name).read_bytes() == expected
+    assert np.array_equal(from_zip[4], expected_face(celeba_dir, "000005.jpg", celeba.DEFAULT_BOX, 32))
+    data = celeba.load_celeba(zipped, cache_dir=tmp_path / "from_zip", with_attributes=True)
+    assert [len(s.images) for s in (data.train, data.validation, data.test)] == [7, 3, 2]
+
+
+def test_the_folder_is_preferred_to_the_zip(celeba_dir, tmp_path):
+    (celeba_dir / "img_align_celeba.zip").write_bytes(b"not a zip: never opened while the folder is there")
+    folder_only = tmp_path / "folder_only"
+    shutil.copytree(celeba_dir, folder_only)
+    (folder_only / "img_align_celeba.zip").unlink()
+    both = celeba.prepare_images(celeba_dir, cache_dir=tmp_path / "both", workers=1)
+    assert np.array_equal(both, celeba.prepare_images(folder_only, cache_dir=tmp_path / "one", workers=1))
+
+
+def check_zip_error(folder, cache, pattern):
+    with pytest.raises(DataError, match=pattern + ".*; expected " + LAYOUT) as caught:
+        celeba.prepare_images(folder, cache_dir=cache, workers=1)
+    assert "\n" not in str(caught.value)
+    assert list(cache.iterdir()) == []  # no cache, no temporary file
+    assert celeba._open_zips == {}
+
+
+def test_damaged_zip(celeba_dir, tmp_path):
+    zipped = zip_celeba(celeba_dir, tmp_path / "zipped")
+    path = zipped / "img_align_celeba.zip"
+    raw = path.read_bytes()
+    path.write_bytes(raw[:len(raw) // 2])  # an interrupted download: no central directory
+    check_zip_error(zipped, tmp_path / "cache",
+                    r"cannot read .*img_align_celeba\.zip \(File is not a zip file\), damaged or incomplete: "
+                    r"download it again")
+    # one image's bytes changed inside a complete zip: its CRC no longer matches
+    jpeg = (celeba_dir / "img_align_celeba" / "000011.jpg").read_bytes()
+    at = raw.index(jpeg) + len(jpeg) // 2
+    path.write_bytes(raw[:at] + bytes([raw[at] ^ 0xFF]) + raw[at + 1:])
+    check_zip_error(zipped, tmp_path / "cache",
+                    r"cannot read CelebA image img_align_celeba/000011\.jpg in .*img_align_celeba\.zip "
+                    r"\(Bad CRC-32 .*\), the zip is damaged or incomplete")
+
+
+def test_zip_missing_images_or_no_images_at_all(celeba_dir, tmp_path):
+    zipped = zip_celeba(celeba_dir, tmp_path / "zipped", skip=("000005.jpg", "000009.jpg"))
+    check_zip_error(zipped, tmp_path / "cache",
+                    r"^2 image\(s\) of list_eval_partition\.txt missing in .*zipped/img_align_celeba\.zip, the "
+                    r"first img_align_celeba/000005\.jpg")
+    (zipped / "img_align_celeba.zip").unlink()
+    check_zip_error(zipped, tmp_path / "cache",
+                    r"^neither img_align_celeba\.zip nor the folder img_align_celeba/ is in .*zipped")
+
+
+def test_zip_image_that_is_not_a_face(celeba_dir, tmp_path):
+    Image.new("RGB", (218, 178)).save(celeba_dir / "img_align_celeba" / "000003.jpg")  # landscape
+    zipped = zip_celeba(celeba_dir, tmp_path / "zipped", compression=zipfile.ZIP_DEFLATED)
+    check_zip_error(zipped, tmp_path / "cache",
+                    r"CelebA image img_align_celeba/000003\.jpg in .*img_align_celeba\.zip is 218x178, not 178x218")

@@ -1,8 +1,10 @@
 """CelebA, "Align&Cropped" (https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html): faces cropped and resized once
 into a memory-mapped cache.
 
-The data folder holds img_align_celeba/*.jpg (202,599 JPEGs of 178x218), list_eval_partition.txt (`000001.jpg 0`
-per line; 0 train, 1 validation, 2 test) and, for the attributes only, list_attr_celeba.txt. Decoding 200k
+The data folder holds img_align_celeba/*.jpg (202,599 JPEGs of 178x218), or the published img_align_celeba.zip
+that holds them, unextracted (the folder is preferred when both are there), list_eval_partition.txt
+(`000001.jpg 0` per line; 0 train, 1 validation, 2 test) and, for the attributes only, list_attr_celeba.txt.
+CelebA's terms ask each user to download it, so it is not downloaded for them. Decoding 200k
 JPEGs per epoch is too slow, so `prepare_images` crops each face to a box, resizes it to size x size (Lanczos)
 and saves all of them, in the order of the partition file, as one uint8 array (N, size, size, 3) in
 `<cache_dir>/celeba_<left>_<top>_<right>_<bottom>_<size>.npy`. A JSON sidecar records the file list it was
@@ -16,11 +18,14 @@ CelebA has no class labels: the splits' `labels` are zeros. The 40 binary attrib
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import multiprocessing
 import os
 import sys
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +37,10 @@ from .common import DataError, require_folder
 from .mnist import Split
 
 URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
-HINT = (f"expected the Align&Cropped CelebA layout img_align_celeba/*.jpg, list_eval_partition.txt and "
-        f"list_attr_celeba.txt in one folder, from {URL}")
+HINT = (f"expected img_align_celeba.zip (or the extracted img_align_celeba/ folder), list_eval_partition.txt "
+        f"and list_attr_celeba.txt in one folder, from {URL} (\"Align&Cropped Images\")")
 IMAGE_DIR = "img_align_celeba"
+IMAGE_ZIP = "img_align_celeba.zip"  # holds img_align_celeba/000001.jpg ...
 PARTITION_FILE = "list_eval_partition.txt"
 ATTRIBUTE_FILE = "list_attr_celeba.txt"
 WIDTH, HEIGHT = 178, 218  # every aligned CelebA image
@@ -156,13 +162,38 @@ def read_attributes(data_dir) -> tuple[list[str], np.ndarray, list[str]]:
     return attribute_names, values, names
 
 
+_open_zips: dict[str, zipfile.ZipFile] = {}  # per process: reading the zip's directory once, not per chunk
+
+
+def _open_zip(zip_path: str) -> zipfile.ZipFile:
+    if zip_path not in _open_zips:
+        _open_zips[zip_path] = zipfile.ZipFile(zip_path)
+    return _open_zips[zip_path]
+
+
+def _close_zip(zip_path: str) -> None:
+    archive = _open_zips.pop(zip_path, None)
+    if archive is not None:
+        archive.close()
+
+
 def _decode_chunk(task) -> np.ndarray:
-    """Crop and resize the images of one chunk (runs in a worker process)."""
-    paths, box, size = task
+    """Crop and resize the images of one chunk (runs in a worker process). `zip_path` None: `paths` are
+    JPEG files; else they are members of that zip, which each process opens itself."""
+    zip_path, paths, box, size = task
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     for i, path in enumerate(paths):
+        if zip_path is not None:
+            try:
+                source = io.BytesIO(_open_zip(zip_path).read(path))
+            except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+                raise DataError(f"cannot read CelebA image {path} in {zip_path} ({err}), the zip is damaged or "
+                                f"incomplete; {HINT}") from None
+            path = f"{path} in {zip_path}"  # for the messages below
+        else:
+            source = path
         try:
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 image.load()
                 if image.size != (WIDTH, HEIGHT):
                     raise DataError(f"CelebA image {path} is {image.size[0]}x{image.size[1]}, not "
@@ -202,18 +233,37 @@ def _load_cache(path: Path, sidecar: Path, expected: dict) -> np.ndarray | None:
     return images
 
 
+def _image_source(folder: Path, names: list[str]) -> tuple[str | None, list[str]]:
+    """(None, JPEG paths) from img_align_celeba/, else (zip path, member names) from img_align_celeba.zip;
+    DataError if neither holds every image of the partition file."""
+    image_dir, zip_path = folder / IMAGE_DIR, folder / IMAGE_ZIP
+    if image_dir.is_dir():
+        present = set(os.listdir(image_dir))
+        missing = [name for name in names if name not in present]
+        if missing:
+            raise DataError(f"{len(missing)} image(s) of {PARTITION_FILE} missing in {image_dir}, the first "
+                            f"{missing[0]}; {HINT}")
+        return None, [str(image_dir / name) for name in names]
+    if not zip_path.is_file():
+        raise DataError(f"neither {IMAGE_ZIP} nor the folder {IMAGE_DIR}/ is in {folder}; {HINT}")
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            present = set(archive.namelist())
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"cannot read {zip_path} ({err}), damaged or incomplete: download it again; "
+                        f"{HINT}") from None
+    members = [f"{IMAGE_DIR}/{name}" for name in names]
+    missing = [member for member in members if member not in present]
+    if missing:
+        raise DataError(f"{len(missing)} image(s) of {PARTITION_FILE} missing in {zip_path}, the first "
+                        f"{missing[0]}; {HINT}")
+    return str(zip_path), members
+
+
 def _build_cache(folder: Path, names: list[str], box, size: int, path: Path, sidecar: Path,
                  workers: int) -> None:
-    image_dir = folder / IMAGE_DIR
-    if not image_dir.is_dir():
-        raise DataError(f"image folder {image_dir} does not exist; {HINT}")
-    present = set(os.listdir(image_dir))
-    missing = [name for name in names if name not in present]
-    if missing:
-        raise DataError(f"{len(missing)} image(s) of {PARTITION_FILE} missing in {image_dir}, the first "
-                        f"{missing[0]}; {HINT}")
-    paths = [str(image_dir / name) for name in names]
-    tasks = [(paths[i:i + CHUNK], box, size) for i in range(0, len(paths), CHUNK)]
+    zip_path, paths = _image_source(folder, names)
+    tasks = [(zip_path, paths[i:i + CHUNK], box, size) for i in range(0, len(paths), CHUNK)]
     # written under temporary names, renamed into place when complete: an interrupted build leaves no cache
     tmp_name = sidecar_tmp = None
     progress = Progress(len(names), out=sys.stderr, label="images", line_interval=30.0)
@@ -247,6 +297,8 @@ def _build_cache(folder: Path, names: list[str], box, size: int, path: Path, sid
         raise DataError(f"cannot write the CelebA cache {path}: {err}") from None
     finally:
         progress.close()
+        if zip_path is not None:
+            _close_zip(zip_path)  # opened by this process when it decoded the chunks itself
         for name in (tmp_name, sidecar_tmp):
             if name is not None:
                 Path(name).unlink(missing_ok=True)
