@@ -242,16 +242,21 @@ class RunConfig:
     data: dict = field(default_factory=dict)  # data-set options (folder, crop, ...)
     loop: dict = field(default_factory=dict)  # logging and checkpoint intervals (training.LoopSettings)
     flags: dict = field(default_factory=dict)  # the command-line values the run was made from
+    # where the run's first session computed (tf_setup.describe_device); "" in run folders made before it was
+    # recorded. Not a setting: a run may be resumed on another device (timing.jsonl has each session's).
+    device: str = ""
 
     def to_json(self) -> str:
         return json.dumps({"model": dataclasses.asdict(self.model), "train": dataclasses.asdict(self.train),
-                           "data": self.data, "loop": self.loop, "flags": self.flags}, indent=2)
+                           "data": self.data, "loop": self.loop, "flags": self.flags, "device": self.device},
+                          indent=2)
 
     @staticmethod
     def from_json(text: str) -> "RunConfig":
         d = json.loads(text)
         return RunConfig(model=model_config_from_dict(d["model"]), train=train_config_from_dict(d["train"]),
-                         data=d.get("data", {}), loop=d.get("loop", {}), flags=d.get("flags", {}))
+                         data=d.get("data", {}), loop=d.get("loop", {}), flags=d.get("flags", {}),
+                         device=d.get("device", ""))
 
     def save(self, path: Path) -> None:
         Path(path).write_text(self.to_json() + "\n")

@@ -1,4 +1,5 @@
-"""Importing TensorFlow for the command-line tools: fast CPU kernels on, start-up notices off."""
+"""Importing TensorFlow for the command-line tools: fast CPU kernels on, GPU memory on demand, start-up notices
+off; and the one line that says which device computes."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ def import_tensorflow():
 
     oneDNN is what makes training fast on a CPU (about 3x faster convolutions than TensorFlow's default
     kernels on the AMD CPUs we measured, where TensorFlow leaves it off). Set TF_ENABLE_ONEDNN_OPTS=0 to turn
-    it off. TensorFlow writes notices ("CUDA drivers not found", "oneDNN custom operations are on") straight
-    to file descriptor 2 before its logging is set up; they are shown only if the import fails.
+    it off. On a GPU, TensorFlow would reserve almost all of its memory at start; TF_FORCE_GPU_ALLOW_GROWTH=true
+    makes it take memory as needed instead (a value the user set is kept). TensorFlow writes notices ("CUDA
+    drivers not found", "oneDNN custom operations are on") straight to file descriptor 2 before its logging is
+    set up; they are shown only if the import fails (`describe_device` says instead whether a GPU is used).
     """
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # read when TensorFlow first sets up a GPU
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
@@ -35,3 +39,29 @@ def import_tensorflow():
             os.dup2(saved, 2)
             os.close(saved)
     return tf
+
+
+NO_GPU = "CPU (no GPU visible; for a GPU install see README)"
+
+
+def describe_device() -> str:
+    """Where TensorFlow computes: 'GPU 0 <model>' (the first visible GPU, which it places every op on), or
+    NO_GPU. The training and evaluation scripts print it as `device_line()`; config.json and timing.jsonl
+    record it."""
+    tf = import_tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return NO_GPU
+    try:
+        model = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "")
+    except (RuntimeError, ValueError):
+        model = ""
+    text = f"GPU {gpus[0].name.rsplit(':', 1)[-1]} {model or '(model unknown)'}"
+    if len(gpus) > 1:
+        text += f" (the first of {len(gpus)} visible GPUs; only it is used)"
+    return text
+
+
+def device_line() -> str:
+    """The line a training or evaluation run prints, e.g. 'device: GPU 0 NVIDIA A100-SXM4-40GB'."""
+    return f"device: {describe_device()}"
