@@ -8,21 +8,32 @@
         samples_disc/<iteration>_d<v>.png max-activating validation images per categorical value
         samples_cont/<iteration>_c<j>.png largest / smallest value of each continuous variable per category
         checkpoints/iteration-<N>.*       the last checkpoints (G, E, D, optimisers, step, random state)
+        checkpoints/damaged/              checkpoints that a resume found damaged (kept, never deleted)
         timing.jsonl                      wall-clock time of each training session
+        .lock                             locked (flock) by the process that trains in the folder
 
-Nothing in an existing folder is overwritten: a new run always gets a new folder.
+Nothing in an existing folder is overwritten: a new run always gets a new folder. One process at a time
+trains in a folder: it holds an flock on .lock, which the kernel releases when the process ends, however it
+ends (kill -9, a crash, a machine restart), so a lock is never left behind.
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
+import fcntl
+import os
 import shlex
+import shutil
+import socket
 import sys
 from pathlib import Path
 
 from .config import ConfigError, RunConfig
 
 CONFIG_FILE = "config.json"
+LOCK_FILE = ".lock"
+DAMAGED_FOLDER = "damaged"
 
 
 class RunFolderError(Exception):
@@ -96,3 +107,94 @@ def list_checkpoints(run_dir) -> dict[int, str]:
         if number.isdigit() and any(index_file.parent.glob(f"iteration-{number}.data-*")):
             found[int(number)] = str(index_file.with_suffix(""))
     return dict(sorted(found.items()))
+
+
+class RunFolderLock:
+    """The exclusive flock on RUN_DIR/.lock that a training process holds (a context manager; `release()`).
+
+    Why flock and not a pid file: the kernel drops the lock when the process ends, however it ends (kill -9,
+    out of memory, a crash, a machine restart), so a dead process never blocks the next resume, with no pid
+    liveness check (which cannot see processes on another machine, and can be fooled by a reused pid). The
+    file holds the holder's pid and host only so that a refused process can name it."""
+
+    def __init__(self, run_dir, fd: int | None):
+        self.run_dir, self._fd = Path(run_dir), fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the file releases the lock
+            self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def lock_run_folder(run_dir, warn=None) -> RunFolderLock:
+    """Take the run folder's lock, or raise a RunFolderError naming the process that holds it."""
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise RunFolderError(f"cannot write in {run_dir}: {err.strerror or err}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        holder = os.pread(fd, 1000, 0).decode(errors="replace").strip()
+        os.close(fd)
+        if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise RunFolderError(f"{run_dir} is in use by {holder or 'another process'}: one process at a time "
+                                 f"may train in a run folder (wait for it to end, or stop it)") from None
+        # A file system without locks (ENOLCK, EOPNOTSUPP): go on, but say that nothing guards the folder.
+        (warn or (lambda text: print(text, file=sys.stderr, flush=True)))(
+            f"warning: cannot lock {run_dir} ({err.strerror or err}); make sure no other process trains in it")
+        return RunFolderLock(run_dir, None)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()} (since {timestamp()})\n".encode(), 0)
+    return RunFolderLock(run_dir, fd)
+
+
+def remove_unfinished_saves(run_dir) -> list[tuple[str, int]]:
+    """Delete the checkpoints/iteration-<N>_temp/ folders of saves that never finished (a process killed while
+    saving); (name, bytes) of each. Only with the run folder's lock held: no other process is saving."""
+    removed = []
+    for temp in sorted((Path(run_dir) / "checkpoints").glob("iteration-*_temp")):
+        size = sum(f.stat().st_size for f in temp.rglob("*") if f.is_file()) if temp.is_dir() else 0
+        if temp.is_dir():
+            shutil.rmtree(temp)
+        else:
+            temp.unlink()
+        removed.append((temp.name, size))
+    return removed
+
+
+def checkpoint_numbers_with_files(run_dir) -> set[int]:
+    """The iteration numbers that have any file in checkpoints/, complete or not."""
+    numbers = set()
+    for path in (Path(run_dir) / "checkpoints").glob("iteration-*"):
+        number = path.name.split("-", 1)[1].split(".", 1)[0]
+        if number.isdigit() and path.is_file():
+            numbers.add(int(number))
+    return numbers
+
+
+def move_checkpoint_aside(run_dir, iteration: int) -> Path | None:
+    """Move the files of checkpoint `iteration` into checkpoints/damaged/ (a fresh subfolder if that name is
+    taken there), keeping them for a look; the folder they went to, or None if there were none."""
+    folder = Path(run_dir) / "checkpoints"
+    files = [p for p in folder.glob(f"iteration-{iteration}.*") if p.is_file()]
+    if not files:
+        return None
+    target = folder / DAMAGED_FOLDER
+    if any(target.glob(f"iteration-{iteration}.*")):
+        target = target / timestamp()
+        for attempt in range(2, 1000):
+            if not target.exists():
+                break
+            target = target.with_name(f"{timestamp()}_{attempt}")
+    target.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        os.replace(path, target / path.name)
+    return target
