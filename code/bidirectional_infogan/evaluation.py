@@ -92,6 +92,44 @@ def adjusted_rand_index(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_l
     return float((index - expected) / (maximum - expected))
 
 
+def score_categorical_variables(categorical_blocks, labels: np.ndarray, n_labels: int) -> list[dict]:
+    """Each categorical variable as a classifier of `labels`, scored from the argmax of its block.
+
+    categorical_blocks: one (N, n_values) array per variable (E's probabilities or one-hot codes, as
+    `latent.split_latent(...).categorical`). Returns one dict per variable, in order: variable (1-based),
+    accuracy (under the best one-to-one mapping of values to labels, Hungarian algorithm), nmi, mapping.
+    """
+    labels = np.asarray(labels)
+    scores = []
+    for v, block in enumerate(categorical_blocks):
+        block = np.asarray(block)
+        values, n_values = block.argmax(axis=1), block.shape[1]
+        mapping = hungarian_mapping(values, labels, n_values, n_labels)
+        scores.append({"variable": v + 1, "accuracy": accuracy(apply_mapping(values, mapping), labels),
+                       "nmi": normalized_mutual_information(values, labels, n_values, n_labels),
+                       "mapping": mapping})
+    return scores
+
+
+def correlation_ratio(values: np.ndarray, groups: np.ndarray) -> float:
+    """The correlation ratio eta of a continuous variable and a grouping (a categorical factor).
+
+    eta = sqrt(between-group sum of squares / total sum of squares): 0 when every group has the same mean,
+    1 when the value is a function of the group. Unlike a correlation it needs no order of the groups. NaN
+    for a constant `values`.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    _, group_index = np.unique(np.asarray(groups), return_inverse=True)
+    centred = values - values.mean()
+    total = float(np.sum(centred ** 2))
+    if total == 0:
+        return float("nan")
+    sums = np.bincount(group_index, weights=centred)
+    counts = np.bincount(group_index)
+    between = float(np.sum(sums ** 2 / counts))
+    return float(np.sqrt(min(between / total, 1.0)))
+
+
 def classification_report(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_labels: int,
                           mapping: dict[int, int]) -> dict:
     """Accuracy under `mapping`, per-class accuracy, the confusion matrix (rows: true label, columns:

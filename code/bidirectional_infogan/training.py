@@ -334,14 +334,11 @@ def log_validation_scores(parts: latent.LatentParts, labels: np.ndarray, writer,
     n_labels = int(labels.max()) + 1
     scores = []
     with writer.as_default(step=step):
-        for v, probabilities in enumerate(parts.categorical):
-            values, n_values = probabilities.argmax(axis=1), probabilities.shape[1]
-            mapping = evaluation.hungarian_mapping(values, labels, n_values, n_labels)
-            accuracy = evaluation.accuracy(evaluation.apply_mapping(values, mapping), labels)
-            nmi = evaluation.normalized_mutual_information(values, labels, n_values, n_labels)
-            tf.summary.scalar(f"validation/accuracy_c{v + 1}", accuracy)
-            tf.summary.scalar(f"validation/nmi_c{v + 1}", nmi)
-            scores.append(f"c{v + 1} {accuracy:.2%}")
+        for score in evaluation.score_categorical_variables(parts.categorical, labels, n_labels):
+            v = score["variable"]
+            tf.summary.scalar(f"validation/accuracy_c{v}", score["accuracy"])
+            tf.summary.scalar(f"validation/nmi_c{v}", score["nmi"])
+            scores.append(f"c{v} {score['accuracy']:.2%}")
     return "validation accuracy (Hungarian mapping): " + ", ".join(scores)
 
 
