@@ -57,6 +57,16 @@ def all_modes(run_copy, mnist_dir):
     return out, json.loads((run_copy / "figures.json").read_text())
 
 
+def test_prints_the_device(all_modes):
+    """Its first line says where it computes (on this machine, no GPU: the CPU line)."""
+    from bidirectional_infogan.tf_setup import device_line
+    import tensorflow as tf
+    first = all_modes[0].splitlines()[0]
+    assert first == device_line()
+    if not tf.config.list_physical_devices("GPU"):
+        assert first == "device: CPU (no GPU visible; for a GPU install see README)"
+
+
 def predictions(run_dir, labels):
     codes = np.load(run_dir / "test_codes" / "iteration-40.npz")["codes"]
     categories = codes[:, 16:26].argmax(axis=1)

@@ -237,11 +237,7 @@ def test_resume_problems_give_one_line(full_run, tmp_path, capsys):
     assert run_cli(["--resume", copy, "--stop_after", "30"]) == 2  # the run is at 40 already
     err = capsys.readouterr().err
     assert "--stop_after 30: the run is already at iteration 40" in err and err.count("\n") == 1
-    for data in (copy / "checkpoints").glob("iteration-40.data-*"):
-        data.write_bytes(data.read_bytes()[:1000])  # a damaged checkpoint
-    assert run_cli(["--resume", copy]) == 2
-    err = capsys.readouterr().err
-    assert "cannot restore" in err and "iteration-40" in err and err.count("\n") == 1, err
+    # damaged checkpoints are skipped, or refused in one line when none is whole: tests/test_run_faults.py
 
 
 def test_unusable_data_folders_give_one_line(tmp_path, capsys, monkeypatch):

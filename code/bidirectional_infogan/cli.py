@@ -7,6 +7,9 @@ model config, how to load the data) and calls `main(script)`.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import shlex
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -15,9 +18,9 @@ from typing import Callable
 
 from .config import ACTIVATIONS, INITIALISATIONS, ConfigError, ModelConfig, RunConfig, TrainConfig
 from .data.common import DataError
-from .run_folder import (RunFolderError, create_run_folder, list_checkpoints, load_run_config, record_command,
-                         write_run_files)
-from .tf_setup import import_tensorflow
+from .run_folder import (RunFolderError, create_run_folder, list_checkpoints, load_run_config, lock_run_folder,
+                         record_command, write_run_files)
+from .tf_setup import describe_device, import_tensorflow
 
 # Errors whose message is shown to the user as one line (no traceback), exit code 2.
 USER_ERRORS = (ConfigError, DataError, RunFolderError)
@@ -25,6 +28,9 @@ USER_ERRORS = (ConfigError, DataError, RunFolderError)
 # Flags that only change logging or where the data are read from; a resumed run may change them.
 LOOP_FLAGS = ("log_every", "checkpoint_every", "scalars_every", "keep_checkpoints", "stop_after")
 RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
+# Flags added after run folders were made, with the value such an old run trained with (its config.json
+# lacks them); a resume compares and continues with these.
+OLD_RUN_FLAGS = {"op_determinism": "on"}
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -75,7 +81,7 @@ COMMON_DEFAULTS = dict(
     batch_size=128, lr_d=1e-4, lr_g=5e-4, beta1_g=0.5, beta1_d=0.5, num_z=16, d_activation="elu",
     g_activation="elu", e_activation="elu", lr_red=5.0, max_iter=30000, seed=12345, info_weight=1.0,
     init="original", validation_size=5000, data_dir=None, log_dir="log_dir", log_every=5000, checkpoint_every=10000,
-    scalars_every=100, keep_checkpoints=2, stop_after=None,
+    scalars_every=100, keep_checkpoints=2, stop_after=None, op_determinism="on",
 )
 
 
@@ -130,6 +136,11 @@ def build_parser(script: TrainingScript) -> argparse.ArgumentParser:
     opt.add_argument("--info_weight", type=non_negative_float,
                      help=f"lambda, weight of the mutual-information terms in G's loss (default "
                           f"{d['info_weight']})")
+    opt.add_argument("--op_determinism", choices=("on", "off"),
+                     help="'on': TensorFlow's deterministic kernels, so that a run repeats and resumes "
+                          "bitwise on the same machine and software; 'off': possibly faster on a GPU, but runs "
+                          f"are no longer bitwise repeatable; a resumed run keeps its setting (default "
+                          f"{d['op_determinism']})")
     net = parser.add_argument_group("networks")
     net.add_argument("--num_z", type=positive_int, help=f"size of the noise vector z (default {d['num_z']})")
     for role, name in (("d", "D"), ("g", "G"), ("e", "E")):
@@ -180,6 +191,7 @@ def build_run(script: TrainingScript, flags: dict) -> RunConfig:
 
 def _resumed_run(script: TrainingScript, run_dir: str, given: dict) -> RunConfig:
     saved = load_run_config(run_dir)
+    saved = dataclasses.replace(saved, flags={**OLD_RUN_FLAGS, **saved.flags})
     if saved.model.dataset != script.dataset:
         raise RunFolderError(f"{run_dir} is a {saved.model.dataset} run, not a {script.dataset} run")
     changed = [name for name, value in given.items()
@@ -198,8 +210,24 @@ def _resumed_run(script: TrainingScript, run_dir: str, given: dict) -> RunConfig
     return run
 
 
+def _is_whole(prefix: str, iteration: int) -> bool:
+    """Whether a checkpoint reads back whole (every tensor's checksum); imports TensorFlow."""
+    import_tensorflow()
+    from .checkpoints import CheckpointError, verify_checkpoint
+    try:
+        verify_checkpoint(prefix, iteration)
+    except CheckpointError:
+        return False
+    return True
+
+
 def main(script: TrainingScript, argv=None) -> int:
     """Parse the flags, then train a new run or resume one. Returns the exit code."""
+    with contextlib.ExitStack() as held:  # the run folder's lock, released when main returns
+        return _main(script, argv, held)
+
+
+def _main(script: TrainingScript, argv, held: contextlib.ExitStack) -> int:
     parser = build_parser(script)
     args = parser.parse_args(argv)
     given = {name: value for name, value in vars(args).items() if value is not None}
@@ -215,25 +243,41 @@ def main(script: TrainingScript, argv=None) -> int:
             if not saved_iterations:
                 raise RunFolderError(f"{run_dir} has no checkpoint to resume from")
             reached = max(saved_iterations)
-            if run.loop.get("stop_after") and run.loop["stop_after"] <= reached:
-                raise ConfigError(f"--stop_after {run.loop['stop_after']}: the run is already at iteration {reached}")
+            held.enter_context(lock_run_folder(run_dir))  # one writer at a time: refuse if a process holds it
+            stop_after = run.loop.get("stop_after")
+            # (a damaged newest checkpoint does not count: the resume falls back to an older one)
+            if ((stop_after and stop_after <= reached) or reached >= run.train.max_iter) \
+                    and _is_whole(saved_iterations[reached], reached):
+                if stop_after and stop_after <= reached:
+                    raise ConfigError(f"--stop_after {stop_after}: the run is already at iteration {reached}")
+                print(f"{run_dir} is already finished (iteration {reached} of {run.train.max_iter}). Evaluate with: "
+                      f"{shlex.join(['python', 'evaluate_model.py', '--model_dir', str(run_dir), '--evaluate'])}",
+                      flush=True)
+                return 0
         else:
             run = build_run(script, {**script.defaults, **given})
         data = script.load_data(run.data, run.train.validation_size)
         if run.train.batch_size > len(data.train_images):
             raise ConfigError(f"--batch_size {run.train.batch_size} is larger than the "
                               f"{len(data.train_images)} training images")
-        if args.resume:
-            record_command(run_dir)
-        else:
+        import_tensorflow()
+        if not args.resume:
+            run = dataclasses.replace(run, device=describe_device())  # config.json records it
             run_dir = create_run_folder(run.flags["log_dir"], script.dataset)
+            held.enter_context(lock_run_folder(run_dir))
             write_run_files(run_dir, run, run.flags)
         print(f"Run folder: {run_dir}", flush=True)
-        import_tensorflow()
         from .training import LoopSettings, train
-        from .checkpoints import CheckpointError
+        from .checkpoints import CheckpointError, DiskFullError
+        resume_command = shlex.join(["python", f"code/train_{script.dataset}.py", "--resume", str(run_dir)])
         try:
-            train(run, data, run_dir, LoopSettings(**run.loop), resume=bool(args.resume))
+            # a resume goes into command.txt once it has restored a checkpoint, not when it fails before
+            train(run, data, run_dir, LoopSettings(**run.loop), resume=bool(args.resume),
+                  started=(lambda: record_command(run_dir)) if args.resume else None)
+        except DiskFullError as err:
+            last_good = (f"the last good checkpoint is iteration-{err.last_good}; free some space, then continue "
+                         f"with: {resume_command}" if err.last_good is not None else "no checkpoint was saved")
+            raise RunFolderError(f"{err}; {last_good}") from None
         except CheckpointError as err:
             raise RunFolderError(str(err)) from None
     except USER_ERRORS as err:
@@ -243,8 +287,8 @@ def main(script: TrainingScript, argv=None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     if run.loop.get("stop_after") and run.loop["stop_after"] < run.train.max_iter:
-        print(f"Stopped after iteration {run.loop['stop_after']}. Continue with: "
-              f"python code/train_{script.dataset}.py --resume {run_dir}", flush=True)
+        print(f"Stopped after iteration {run.loop['stop_after']}. Continue with: {resume_command}", flush=True)
     else:
-        print(f"Done. Evaluate with: python evaluate_model.py --model_dir {run_dir} --evaluate", flush=True)
+        print(f"Done. Evaluate with: "
+              f"{shlex.join(['python', 'evaluate_model.py', '--model_dir', str(run_dir), '--evaluate'])}", flush=True)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import numpy as np
 from . import evaluation
 from .cli import USER_ERRORS, OneLineErrorParser, positive_int, seed_int
 from .run_folder import RunFolderError, list_checkpoints, load_run_config
-from .tf_setup import import_tensorflow
+from .tf_setup import device_line, import_tensorflow
 
 MODES = ("evaluate", "sample", "reconstruct", "generate", "misclassified")
 
@@ -31,8 +32,9 @@ class EncodingsError(ValueError):
 
 
 def parse_encodings(text: str, n_classes: int, source: str = "encodings.txt") -> list[int]:
-    """Parse 'c0,c1,...': entry i is the category that encodes class i; must be a permutation of 0..n-1."""
-    entries = [e.strip() for e in text.strip().split(",")]
+    """Parse 'c0,c1,...' (or one value per line): entry i is the category that encodes class i; must be a
+    permutation of 0..n-1."""
+    entries = [e.strip() for e in re.split(r"\s*,\s*|\s*\n\s*", text.strip())]
     if entries == [""]:
         raise EncodingsError(f"{source} is empty; it needs {n_classes} comma-separated categories "
                              f"(entry i = the category that encodes digit i)")
@@ -376,6 +378,7 @@ def main(argv=None, out=None) -> int:
         if not 0 < args.confidence < 1:
             raise RunFolderError(f"--confidence must be between 0 and 1, got {args.confidence}")
         import_tensorflow()
+        print(device_line(), file=out, flush=True)
         from .checkpoints import CheckpointError
         try:
             ev = Evaluation(run_dir, args.iteration, args.data_dir, out, args.output_dir, args.columns)

@@ -5,8 +5,8 @@ together (simultaneous, not alternating).
 
 Randomness and exact resume: the batch order, z and c of step i are pure functions of (seed, i) (numpy
 generators seeded with [seed, stream, i]), and the Gaussian-noise layers of D keep their random state in
-variables that the checkpoint saves. With TF op determinism on, a run stopped and resumed ends with exactly
-the weights of an uninterrupted run.
+variables that the checkpoint saves. With TF op determinism on (the run's --op_determinism, on by default), a
+run stopped and resumed ends with exactly the weights of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import signal
 import sys
 import threading
@@ -30,8 +31,9 @@ from . import latent, losses, visualization
 from .config import ModelConfig, RunConfig, TrainConfig
 from .data.common import TrainingData, to_float
 from .networks import build_discriminator, build_encoder, build_generator
-from .checkpoints import CheckpointError, checkpoint_manager, restore
+from .checkpoints import DiskFullError, checkpoint_manager, is_disk_full, restore_newest, save_checkpoint
 from .progress import Progress
+from .tf_setup import describe_device, device_line
 
 # Independent random streams, each seeded with [seed, stream, index].
 LATENT_STREAM, DATA_ORDER_STREAM, FIGURE_STREAM = 1, 2, 3
@@ -185,19 +187,23 @@ class LoopSettings:
 
 
 def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSettings, *, resume: bool = False,
-          out=None) -> BidirectionalInfoGAN:
-    """Train from scratch (or from the run folder's last checkpoint with `resume`) up to max_iter."""
+          out=None, started=None) -> BidirectionalInfoGAN:
+    """Train from scratch (or from the run folder's newest whole checkpoint with `resume`) up to max_iter.
+    `started()` is called once the resumed model is restored, before the first iteration."""
     out = out or sys.stdout
-    tf.config.experimental.enable_op_determinism()
+    print(device_line(), file=out, flush=True)
+    set_op_determinism(run.flags.get("op_determinism", "on") == "on")
     cfg, tcfg = run.model, run.train
-    model = BidirectionalInfoGAN(cfg, tcfg)
-    manager = checkpoint_manager(model, run_dir, settings.keep_checkpoints)
     start = 0
     if resume:
-        if manager.latest_checkpoint is None:
-            raise CheckpointError(f"{run_dir} holds no checkpoint to resume from")
-        start = restore(model, manager.latest_checkpoint)
+        model, start = restore_newest(lambda: BidirectionalInfoGAN(cfg, tcfg), run_dir,
+                                      lambda text: print(text, file=out, flush=True))
         print(f"Resuming {run_dir} from iteration {start}", file=out, flush=True)
+    else:
+        model = BidirectionalInfoGAN(cfg, tcfg)
+    if started:
+        started()
+    manager = checkpoint_manager(model, run_dir, settings.keep_checkpoints)
 
     writer = tf.summary.create_file_writer(str(run_dir))
     batches = ShuffledBatches(len(data.train_images), tcfg.batch_size, tcfg.seed)
@@ -225,7 +231,7 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
                             progress.message(f"  {scores}")
                     writer.flush()
                 if step % settings.checkpoint_every == 0 or step == last:
-                    path = manager.save(checkpoint_number=step)
+                    path = save_checkpoint(manager, step, run_dir)
                     last_saved = step
                     timing.saved(step)
                     progress.message(f"Model saved in {path}")
@@ -234,14 +240,28 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
         # The step counter is the truth: a step either ran completely or not at all.
         done = int(model.step.numpy())
         if done > last_saved:
-            path = manager.save(checkpoint_number=done)
+            path = save_checkpoint(manager, done, run_dir)
             timing.saved(done)
-            progress.message(f"Interrupted: saved {path}; continue with --resume {run_dir}")
+            progress.message(f"Interrupted: saved {path}; continue with --resume {shlex.quote(str(run_dir))}")
         raise
+    except (OSError, tf.errors.ResourceExhaustedError) as err:  # the disk filled up outside a checkpoint save
+        if not is_disk_full(err):
+            raise
+        raise DiskFullError(f"the disk is full ({str(err).splitlines()[0]})",
+                            last_saved if last_saved > 0 else None) from None
     finally:
         progress.close()
         writer.close()
     return model
+
+
+def set_op_determinism(on: bool) -> None:
+    """TensorFlow's op determinism (a process-wide switch): on for bitwise repeatable runs and exact resume."""
+    if on:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        from tensorflow.python.framework import config as tf_config  # TensorFlow has no public "off"
+        tf_config.disable_op_determinism()
 
 
 @contextmanager
@@ -274,6 +294,7 @@ class SessionTiming:
         self.first = first
         self.started = time.time()
         self.earlier = self.path.read_text() if self.path.exists() else ""
+        self.device = describe_device()
 
     def saved(self, last: int) -> None:
         if last <= self.first:
@@ -281,7 +302,8 @@ class SessionTiming:
         seconds = time.time() - self.started
         record = {"from_iteration": self.first, "to_iteration": last, "seconds": round(seconds, 1),
                   "seconds_per_iteration": round(seconds / (last - self.first), 4), "machine": platform.node(),
-                  "processor": _processor_name(), "cpus": _cpu_count(), "tensorflow": tf.__version__}
+                  "processor": _processor_name(), "cpus": _cpu_count(), "device": self.device,
+                  "tensorflow": tf.__version__}
         partial = self.path.with_name(self.path.name + ".partial")
         partial.write_text(self.earlier + json.dumps(record) + "\n")
         os.replace(partial, self.path)
