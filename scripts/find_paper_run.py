@@ -1,16 +1,20 @@
-"""Print the MNIST run folders under RUNS_DIR that train at the paper's settings, one per line.
+"""Print the run folders under RUNS_DIR that train at the paper's settings, one per line.
 
-    python scripts/find_paper_run.py RUNS_DIR          every such run, oldest first
-    python scripts/find_paper_run.py RUNS_DIR SEED     the oldest such run of SEED (nothing if none)
+    python scripts/find_paper_run.py RUNS_DIR          every such MNIST run, oldest first
+    python scripts/find_paper_run.py RUNS_DIR SEED     the oldest such MNIST run of SEED (nothing if none)
+    DATASET=svhn python scripts/find_paper_run.py ...  the same for SVHN (or celeba): that script's defaults
 
 A run counts when every flag that shapes training has its default (flags absent from an older config.json
 count as default); the loop settings (logging, checkpoint intervals, data folder) may differ, since they do
-not change the weights. Used by scripts/reproduce_mnist.sh to continue a seed's run instead of starting anew.
+not change the weights. Used by scripts/reproduce_mnist.sh and scripts/reproduce_proxy.sh to continue a run
+instead of starting anew.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,18 +23,26 @@ sys.path.insert(0, str(ROOT / "code"))
 
 from bidirectional_infogan import cli  # noqa: E402
 
-PAPER_SETTINGS = {name: value for name, value in cli.COMMON_DEFAULTS.items()
-                  if name not in cli.RESUMABLE_FLAGS + ("log_dir", "seed")}
+
+def paper_settings(dataset: str = "mnist") -> dict:
+    """The defaults of code/train_<dataset>.py that shape training (not the loop, data folder, log folder, seed)."""
+    defaults = importlib.import_module(f"train_{dataset}").SCRIPT.defaults
+    return {name: value for name, value in defaults.items()
+            if name not in cli.RESUMABLE_FLAGS + ("log_dir", "seed", "cache_dir")}
 
 
-def paper_settings_runs(runs_dir: Path, seed: int | None = None) -> list[Path]:
+PAPER_SETTINGS = paper_settings("mnist")
+
+
+def paper_settings_runs(runs_dir: Path, seed: int | None = None, dataset: str = "mnist") -> list[Path]:
     """The run folders at the paper's settings (of `seed`, if given), oldest first."""
     found = []
-    for config in sorted(Path(runs_dir).glob("mnist/*/config.json")):
+    settings = paper_settings(dataset)
+    for config in sorted(Path(runs_dir).glob(f"{dataset}/*/config.json")):
         flags = json.loads(config.read_text()).get("flags", {})
         if seed is not None and flags.get("seed") != seed:
             continue
-        if all(flags.get(k, v) == v for k, v in PAPER_SETTINGS.items()):
+        if all(flags.get(k, v) == v for k, v in settings.items()):
             found.append(config.parent)
     return found
 
@@ -42,6 +54,10 @@ if __name__ == "__main__":
     if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and not sys.argv[2].isdigit()):
         print("usage: python scripts/find_paper_run.py RUNS_DIR [SEED]   (see --help)", file=sys.stderr)
         sys.exit(2)
-    runs = paper_settings_runs(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else None)
+    dataset = os.environ.get("DATASET", "mnist")
+    if dataset not in ("mnist", "svhn", "celeba"):
+        print(f"find_paper_run.py: DATASET must be mnist, svhn or celeba, not '{dataset}'", file=sys.stderr)
+        sys.exit(2)
+    runs = paper_settings_runs(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else None, dataset)
     for run_dir in runs[:1] if len(sys.argv) == 3 else runs:
         print(run_dir)
