@@ -29,11 +29,14 @@ OUT/celeba/list_eval_partition.txt, list_attr_celeba.txt   CelebA's formats, wit
     names: 10 columns say "the digit is k", 10 "the background colour is k", 20 are independent fair coins
     (ATTRIBUTE_FACTORS; also written to proxy_attributes.json).
 OUT/celeba/factors.npz, proxy_attributes.json, README.txt   factors in the order of list_eval_partition.txt.
+OUT/grey/ (only with --datasets grey)   the plain digits in SVHN's format: each 28x28 digit centred in 32x32,
+    white on black in all three channels, nothing else (no colours, shifts, noise or neighbours); factors
+    files with the digit. For probes that separate the networks from the colour task.
 
 --limit N uses only the first N IDX training images and the first ceil(N * 10,000 / 60,000) IDX test images
 (the test set shrinks in proportion, so the full run is the limit N = 60,000); CelebA's train/validation
 proportion still holds. The output is the same, byte for byte, for the same input, seed and limit.
-An existing non-empty OUT/svhn or OUT/celeba is never touched without --overwrite, and --overwrite replaces
+An existing non-empty OUT/svhn, OUT/celeba or OUT/grey is never touched without --overwrite, and --overwrite replaces
 only folders that this script wrote (they have its README.txt).
 """
 
@@ -226,6 +229,21 @@ def write_svhn(folder: Path, mnist, n_train: int, n_test: int, seed: int, shown:
         f"the .mat file:\n{FIELDS}")
 
 
+def write_grey(folder: Path, mnist, n_train: int, n_test: int, seed: int) -> None:
+    """The plain digits in SVHN's format into `folder`: centred, white on black, three equal channels."""
+    for name, split, n in (("train", mnist.train, n_train), ("test", mnist.test, n_test)):
+        grey = np.pad(split.images[:n, :, :, 0], ((0, 0), (2, 2), (2, 2)))
+        x = np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=3).transpose(1, 2, 3, 0))
+        labels = split.labels[:n]
+        save_mat(folder / f"{name}_32x32.mat", x, np.where(labels == 0, 10, labels).astype(np.uint8).reshape(n, 1), seed)
+        save_factors(folder / f"factors_{name}.npz", {"digit": labels.astype(np.int64),
+                                                      "source_index": np.arange(n, dtype=np.int64)})
+    (folder / "README.txt").write_text(
+        f"Plain digits {MARKER}: MNIST digits centred in 32x32, white on black, in SVHN's format, not SVHN.\n"
+        f"train_32x32.mat: IDX training images 0..{n_train - 1}; test_32x32.mat: IDX test images 0..{n_test - 1}.\n"
+        f"factors_train.npz and factors_test.npz: digit and source_index, in the order of the .mat file.\n")
+
+
 def render_celeba_chunk(task) -> int:
     """Write the JPEGs of one chunk (runs in a worker process); returns the number written."""
     paths, images, background, stroke, left, top = task
@@ -340,15 +358,16 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None,
                         help="use only the first N IDX training images (and the test set in proportion)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of colours, shifts, noise, ... (0)")
-    parser.add_argument("--datasets", default="svhn,celeba", help="which to write: svhn, celeba or both (default)")
+    parser.add_argument("--datasets", default="svhn,celeba",
+                        help="which to write, comma-separated: svhn, celeba (default: both), grey")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace OUT/svhn and OUT/celeba if an earlier run of this script wrote them")
     parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8),
                         help="processes writing the CelebA JPEGs (default: one per CPU, at most 8)")
     args = parser.parse_args(argv)
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    if not datasets or set(datasets) - {"svhn", "celeba"}:
-        parser.error(f"--datasets must be svhn, celeba or svhn,celeba, got '{args.datasets}'")
+    if not datasets or set(datasets) - {"svhn", "celeba", "grey"}:
+        parser.error(f"--datasets takes svhn, celeba and grey, comma-separated, got '{args.datasets}'")
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
     if args.seed < 0:
@@ -384,6 +403,8 @@ def main(argv=None) -> int:
             partial.mkdir(parents=True)
             if name == "svhn":
                 write_svhn(partial, mnist, n_train, n_test, args.seed, target)
+            elif name == "grey":
+                write_grey(partial, mnist, n_train, n_test, args.seed)
             else:
                 write_celeba(partial, mnist, n_train, n_test, args.seed, args.workers, target)
             if target.exists():

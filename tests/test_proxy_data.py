@@ -319,3 +319,25 @@ def test_help_as_a_script():
     assert result.returncode == 0
     for word in ("--mnist_dir", "--limit", "--seed", "--overwrite", "--datasets", "stand-in", "factors"):
         assert word in result.stdout
+
+
+# --- plain grey digits ----------------------------------------------------------------------------------------
+
+def test_grey_digits_in_svhn_format(mnist_dir, mnist, tmp_path):
+    """--datasets grey: each IDX digit centred in 32x32 (2 pixels of black each side), in all three channels."""
+    assert run(["--mnist_dir", mnist_dir, "--out", tmp_path, "--datasets", "grey", "--limit", LIMIT]) == (0, None)
+    folder = tmp_path / "grey"
+    assert sorted(p.name for p in folder.iterdir()) == ["README.txt", "factors_test.npz", "factors_train.npz",
+                                                        "test_32x32.mat", "train_32x32.mat"]
+    for name, split, n in (("train", mnist.train, LIMIT), ("test", mnist.test, N_TEST)):
+        content = scipy.io.loadmat(str(folder / f"{name}_32x32.mat"))
+        x, y = content["X"], content["y"]
+        assert x.shape == (32, 32, 3, n) and x.dtype == np.uint8 and y.shape == (n, 1)
+        expected = np.zeros((n, 32, 32), np.uint8)
+        expected[:, 2:30, 2:30] = split.images[:n, :, :, 0]
+        for channel in range(3):
+            np.testing.assert_array_equal(x[:, :, channel].transpose(2, 0, 1), expected)
+        np.testing.assert_array_equal(y[:, 0], np.where(split.labels[:n] == 0, 10, split.labels[:n]))
+        np.testing.assert_array_equal(np.load(folder / f"factors_{name}.npz")["digit"], split.labels[:n])
+    data = svhn.load_svhn(folder, validation_size=20)  # and the project's loader reads it
+    np.testing.assert_array_equal(data.train.labels, mnist.train.labels[20:LIMIT])

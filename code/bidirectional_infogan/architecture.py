@@ -158,7 +158,11 @@ TABLE2_NOTES = """
 - **Gaussian noise in D.** Table 2 has no noise column, so D has no noise by default (the table above).
   `--d_noise` adds table 1's noise: stddev 0.3 after the first layer of each branch and 0.5 after every
   other hidden layer of D.
-- Initialisation as in table 1 (`--init original` by default; see architectures/mnist.md).
+- **Initialisation.** For table 2 the paper's text is the only source: normal with stddev sqrt(2 / fan_in) for D
+  and E (`--init he`). The original code, published for MNIST only, computes it with the kernel height in place
+  of the fan-in (architectures/mnist.md). We keep that code's initialisation (`--init original`) as the
+  default here too: it is what the same authors' code did, the table-1 default is the same, and in our probes
+  `--init he` learned no better (docs/table2-investigation.md).
 - E's categorical head is one softmax per variable (four dense layers of 10 units).
 """
 
