@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from . import latent, losses, visualization
 from .config import ModelConfig, RunConfig, TrainConfig
-from .data.common import TrainingData, to_float
+from .data.common import TrainingData, available_cpus, to_float
 from .networks import build_discriminator, build_encoder, build_generator
 from .checkpoints import DiskFullError, checkpoint_manager, is_disk_full, restore_newest, save_checkpoint
 from .progress import Progress
@@ -302,7 +302,7 @@ class SessionTiming:
         seconds = time.time() - self.started
         record = {"from_iteration": self.first, "to_iteration": last, "seconds": round(seconds, 1),
                   "seconds_per_iteration": round(seconds / (last - self.first), 4), "machine": platform.node(),
-                  "processor": _processor_name(), "cpus": _cpu_count(), "device": self.device,
+                  "processor": _processor_name(), "cpus": available_cpus(), "device": self.device,
                   "tensorflow": tf.__version__}
         partial = self.path.with_name(self.path.name + ".partial")
         partial.write_text(self.earlier + json.dumps(record) + "\n")
@@ -317,10 +317,6 @@ def _processor_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def log_figures(model: BidirectionalInfoGAN, writer, step: int, batch_images: np.ndarray,

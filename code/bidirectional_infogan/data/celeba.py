@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from ..progress import Progress
-from .common import DataError, require_folder
+from .common import DataError, available_cpus, cache_dir, require_folder
 from .mnist import Split
 
 URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
@@ -91,8 +91,7 @@ def parse_crop(text: str) -> tuple[int, int, int, int]:
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "bidirectional_infogan" / "celeba"
+    return cache_dir("celeba")
 
 
 def _folder(data_dir) -> Path:
@@ -206,11 +205,7 @@ def _decode_chunk(task) -> np.ndarray:
 
 
 def _worker_count() -> int:
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 1
-    return min(cpus, MAX_WORKERS)
+    return min(available_cpus(), MAX_WORKERS)
 
 
 def _sidecar_content(names: list[str], box, size: int) -> dict:

@@ -1,5 +1,6 @@
 """What every data loader shares: the error type and the pixel conversion."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,20 @@ def require_folder(data_dir, label: str, hint: str = "") -> Path:
         problem = "is a file, not a folder" if folder.exists() else "does not exist"
         raise DataError(f"{label} folder {folder} {problem}" + (f"; {hint}" if hint else ""))
     return folder
+
+
+def cache_dir(dataset: str) -> Path:
+    """Where `dataset`'s downloads or caches go: $XDG_CACHE_HOME (else ~/.cache)/bidirectional_infogan/<dataset>."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "bidirectional_infogan" / dataset
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity; all of the machine's where that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def to_float(images: np.ndarray) -> np.ndarray:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import urllib.request
 import zlib
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import DataError, require_folder, to_float
+from .common import DataError, cache_dir, require_folder, to_float
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
@@ -49,8 +48,7 @@ class MnistData:
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "bidirectional_infogan" / "mnist"
+    return cache_dir("mnist")
 
 
 def _open_bytes(path: Path) -> bytes:

@@ -12,7 +12,6 @@ and MD5s (see download.py: the MD5 is checked right after the download, later st
 
 from __future__ import annotations
 
-import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 import scipy.io
 from scipy.io.matlab import MatReadError
 
-from .common import DataError, require_folder
+from .common import DataError, cache_dir, require_folder
 from .download import download_file
 from .mnist import Split
 
@@ -82,8 +81,7 @@ def file_names(use_extra: bool) -> list[str]:
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "bidirectional_infogan" / "svhn"
+    return cache_dir("svhn")
 
 
 def ensure_downloaded(folder: Path, use_extra: bool = False, base_url: str | None = None) -> None:
