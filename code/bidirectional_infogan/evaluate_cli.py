@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -12,6 +13,7 @@ import numpy as np
 
 from . import evaluation
 from .cli import USER_ERRORS, OneLineErrorParser, positive_int, seed_int
+from .pretrained import check_exported_folder, is_exported_folder
 from .run_folder import RunFolderError, list_checkpoints, load_run_config
 from .tf_setup import device_line, import_tensorflow
 
@@ -66,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate a trained Bidirectional-InfoGAN run: test accuracy of its categorical code and "
                     "the figures of the paper. Several modes may be given at once; figures go to "
                     "RUN_DIR/samples/ (this tool's output folder: its files are rewritten on each call).")
-    parser.add_argument("--model_dir", required=True, metavar="RUN_DIR", help="the run folder of a training run")
+    parser.add_argument("--model_dir", required=True, metavar="RUN_DIR",
+                        help="the run folder of a training run, or a folder made by scripts/export_pretrained.py "
+                             "(encoder.keras, generator.keras, config.json)")
     parser.add_argument("--iteration", type=positive_int,
                         help="checkpoint to use (default: the latest in RUN_DIR/checkpoints)")
     modes = parser.add_argument_group("modes (at least one)")
@@ -134,16 +138,27 @@ class Evaluation:
         from .code_cache import cached_test_codes
         from .evaluation_data import load_test_set
         from .latent import split_latent
+        from .pretrained import is_exported_folder, load_exported
 
         self.run_dir, self.out = run_dir, out
         self.run = load_run_config(run_dir)
         self.cfg = self.run.model
-        iteration, _ = find_checkpoint(run_dir, iteration)
-        self.test = load_test_set(self.run, data_dir)
-        self.model, self.iteration, _ = load_trained_model(run_dir, iteration)
-        codes, cached = cached_test_codes(self.model, run_dir, self.iteration, self.test.images)
-        self.say(f"Checkpoint: iteration {self.iteration} "
-                 f"({'test codes from the cache' if cached else 'test set encoded'})")
+        if is_exported_folder(run_dir):
+            # An exported model (scripts/export_pretrained.py): its .keras files, no checkpoints, no code cache.
+            # The data folder in its config.json is the training machine's: the data set's default location
+            # (MNIST and SVHN: the download cache) or --data_dir instead.
+            data = {k: v for k, v in self.run.data.items() if k not in ("data_dir", "cache_dir")}
+            self.test = load_test_set(dataclasses.replace(self.run, data=data), data_dir)
+            self.model, self.iteration, _ = load_exported(run_dir)
+            codes = self.model.encode(self.test.images)
+            self.say(f"Exported model: iteration {self.iteration} (test set encoded)")
+        else:
+            iteration, _ = find_checkpoint(run_dir, iteration)
+            self.test = load_test_set(self.run, data_dir)
+            self.model, self.iteration, _ = load_trained_model(run_dir, iteration)
+            codes, cached = cached_test_codes(self.model, run_dir, self.iteration, self.test.images)
+            self.say(f"Checkpoint: iteration {self.iteration} "
+                     f"({'test codes from the cache' if cached else 'test set encoded'})")
         self.codes = codes
         self.parts = split_latent(self.cfg, codes)
         self.n = self.test.n_classes
@@ -359,12 +374,15 @@ def main(argv=None, out=None) -> int:
         if args.misclassified and len(run.model.categorical_dims) != 1:
             raise RunFolderError("--misclassified needs a run with one categorical variable that classifies "
                                  "the test labels (MNIST)")
-        available = list_checkpoints(run_dir)
-        if not available:
-            raise RunFolderError(f"{run_dir} has no checkpoint")
-        if args.iteration is not None and args.iteration not in available:
-            raise RunFolderError(f"{run_dir} has no checkpoint of iteration {args.iteration}; it has "
-                                 f"{', '.join(map(str, available))}")
+        if is_exported_folder(run_dir):
+            check_exported_folder(run_dir, args.iteration)
+        else:
+            available = list_checkpoints(run_dir)
+            if not available:
+                raise RunFolderError(f"{run_dir} has no checkpoint")
+            if args.iteration is not None and args.iteration not in available:
+                raise RunFolderError(f"{run_dir} has no checkpoint of iteration {args.iteration}; it has "
+                                     f"{', '.join(map(str, available))}")
         json_path = Path(args.json).expanduser() if args.json else None
         if json_path is not None and json_path.exists():
             raise RunFolderError(f"{json_path} exists; choose another --json path (nothing is overwritten)")

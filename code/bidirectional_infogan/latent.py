@@ -44,6 +44,43 @@ def split_latent(cfg: ModelConfig, code) -> LatentParts:
     return LatentParts(z=z, categorical=categorical, continuous=continuous)
 
 
+def latent_blocks(cfg: ModelConfig) -> list[tuple[str, int]]:
+    """The named blocks of the layout, in order: ("z", z_dim), ("categorical_1", n_1), ...,
+    ("categorical_K", n_K), ("continuous", continuous_dim) (left out when there are no continuous variables).
+
+    These names are the keys of the exported networks' dicts (scripts/export_pretrained.py): the encoder
+    returns such a dict, the generator takes one."""
+    blocks = [("z", cfg.z_dim)]
+    blocks += [(f"categorical_{i + 1}", n) for i, n in enumerate(cfg.categorical_dims)]
+    if cfg.continuous_dim:
+        blocks.append(("continuous", cfg.continuous_dim))
+    return blocks
+
+
+def latent_to_dict(cfg: ModelConfig, code) -> dict:
+    """(batch, latent_dim) codes -> {name: (batch, size)} in the names of `latent_blocks`."""
+    out, start = {}, 0
+    for name, size in latent_blocks(cfg):
+        out[name] = code[:, start:start + size]
+        start += size
+    return out
+
+
+def latent_from_dict(cfg: ModelConfig, blocks: dict) -> np.ndarray:
+    """{name: (batch, size)} in the names of `latent_blocks` -> (batch, latent_dim) float32 codes."""
+    expected = latent_blocks(cfg)
+    if set(blocks) != {name for name, _ in expected}:
+        raise ValueError(f"the latent dict has keys {sorted(blocks)}; expected "
+                         f"{[name for name, _ in expected]}")
+    parts = []
+    for name, size in expected:
+        part = np.asarray(blocks[name], np.float32)
+        if part.ndim != 2 or part.shape[1] != size:
+            raise ValueError(f"latent block '{name}' has shape {part.shape}; expected (batch, {size})")
+        parts.append(part)
+    return np.concatenate(parts, axis=1)
+
+
 def join_latent(cfg: ModelConfig, z, categorical_values, continuous) -> np.ndarray:
     """Build concat(z, c) from integer categorical values (batch, n_categorical) and continuous values."""
     categorical_values = np.asarray(categorical_values).reshape(len(z), len(cfg.categorical_dims))

@@ -1,0 +1,297 @@
+"""scripts/export_pretrained.py and evaluate_model.py --model_dir on an exported folder: the .keras files load
+and classify in a Python that never imports this project, reproduce the training networks within float32
+rounding, give the accuracy in results.json, and bad input is one line and exit code 2."""
+
+import io
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import export_pretrained  # noqa: E402
+from bidirectional_infogan import pretrained  # noqa: E402
+from bidirectional_infogan.config import mnist_model_config  # noqa: E402
+from bidirectional_infogan.latent import latent_blocks, latent_from_dict, latent_to_dict  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run, mnist_dir, tmp_path_factory):
+    """trained_run's newest checkpoint (40) exported; (folder, results.json)."""
+    out = tmp_path_factory.mktemp("pretrained") / "mnist"
+    assert export_pretrained.main([str(trained_run), str(out), "--data_dir", str(mnist_dir)]) == 0
+    return out, json.loads((out / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def trained_model(trained_run):
+    from bidirectional_infogan.checkpoints import load_trained_model
+    model, iteration, run = load_trained_model(trained_run, 40)
+    return model, run.model
+
+
+def test_the_exported_folder(exported, trained_run):
+    out, results = exported
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "encoder.keras", "encodings.txt",
+                                                     "generator.keras", "results.json"]
+    assert (out / "config.json").read_bytes() == (trained_run / "config.json").read_bytes()
+    run = json.loads((trained_run / "config.json").read_text())
+    assert (results["seed"], results["iteration"], results["dataset"]) == (run["train"]["seed"], 40, "mnist")
+    assert results["exported_by"] == "scripts/export_pretrained.py" and results["n_test"] == 10000
+    assert 0 <= results["accuracy"] <= 1 and 0 <= results["nmi"] <= 1
+    assert results["mapping_source"] == "test labels (Hungarian algorithm)"  # trained_run has no encodings.txt
+    encodings = [int(v) for v in (out / "encodings.txt").read_text().split(",")]
+    assert sorted(encodings) == list(range(10)) and encodings == results["encodings"]
+    assert not list(out.parent.glob(".mnist.*"))  # no partial folder left behind
+
+
+FRESH_PYTHON = textwrap.dedent("""
+    import gzip, json, sys
+
+    class NoProject:  # any import of the project fails: the files must not need it
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] == "bidirectional_infogan":
+                raise ImportError("this Python must not use the project")
+    sys.meta_path.insert(0, NoProject())
+
+    import numpy as np
+    import keras
+
+    folder, images_file, labels_file = sys.argv[1:4]
+    def idx(path, offset):
+        raw = (gzip.open if path.endswith(".gz") else open)(path, "rb").read()
+        return np.frombuffer(raw, np.uint8, offset=offset)
+    labels = idx(labels_file, 8).astype(np.int64)
+    # pixels * float32(1/255), as the training's to_float (x / 255 may differ in the last bit)
+    images = idx(images_file, 16).reshape(-1, 28, 28, 1).astype(np.float32) * np.float32(1 / 255)
+    encoder = keras.saving.load_model(folder + "/encoder.keras")
+    codes = encoder.predict(images, batch_size=1000, verbose=0)
+    encodings = [int(v) for v in open(folder + "/encodings.txt").read().split(",")]  # entry i: category of digit i
+    digit_of_category = np.argsort(encodings)
+    predicted = digit_of_category[codes["categorical_1"].argmax(axis=1)]
+    generator = keras.saving.load_model(folder + "/generator.keras")
+    drawn = generator.predict({"z": np.zeros((10, 16), np.float32), "categorical_1": np.eye(10, dtype=np.float32),
+                               "continuous": np.zeros((10, 2), np.float32)}, verbose=0)
+    print(json.dumps({"accuracy": float(np.mean(predicted == labels)), "keys": sorted(codes),
+                      "shapes": {k: list(v.shape) for k, v in codes.items()},
+                      "generated": [list(drawn.shape), float(drawn.min()), float(drawn.max())],
+                      "project_imported": any(m.split(".")[0] == "bidirectional_infogan" for m in sys.modules)}))
+""")
+
+
+def test_a_fresh_python_without_the_project_classifies_the_test_set(exported, mnist_dir, tmp_path):
+    """The encoder loads with plain Keras in a Python that cannot import the project (-I: no PYTHONPATH, no
+    user site; an import hook refuses the package, which the editable install would otherwise find), labels
+    the 10,000 test images through encodings.txt, and gets exactly results.json's accuracy: the same file,
+    the same batch size (1000) and pixel scaling, so the same float32 arithmetic."""
+    from bidirectional_infogan.data.mnist import find_idx_file
+    out, results = exported
+    script = tmp_path / "fresh.py"
+    script.write_text(FRESH_PYTHON)
+    done = subprocess.run([sys.executable, "-I", str(script), str(out),
+                           str(find_idx_file(mnist_dir, "t10k-images-idx3-ubyte")),
+                           str(find_idx_file(mnist_dir, "t10k-labels-idx1-ubyte"))],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["project_imported"] is False
+    assert report["keys"] == ["categorical_1", "continuous", "z"]
+    assert report["shapes"] == {"z": [10000, 16], "categorical_1": [10000, 10], "continuous": [10000, 2]}
+    shape, low, high = report["generated"]
+    assert shape == [10, 28, 28, 1] and 0 <= low <= high <= 1
+    assert report["accuracy"] == results["accuracy"]
+
+
+@pytest.fixture(scope="module")
+def comparison_inputs(trained_model, mnist_dir):
+    """1,000 test images; 256 codes drawn as in training (one-hot categories) and the 256 codes E gives the
+    first test images (softmax probabilities)."""
+    from bidirectional_infogan.data.mnist import load_mnist
+    from bidirectional_infogan.latent import sample_latent
+    model, cfg = trained_model
+    images = load_mnist(mnist_dir).test.images[:1000]
+    z, c = sample_latent(cfg, np.random.default_rng(7), 256)
+    codes = np.concatenate([np.concatenate([z, c], axis=1), model.encode(images[:256])])
+    return images, codes
+
+
+def test_the_exported_networks_reproduce_the_training_ones(exported, trained_model, comparison_inputs):
+    """Same codes -> the same images as model.generate, same images -> the same codes as model.encode, each
+    element within its float32 tolerance (pretrained.parity: L * sqrt(n) * eps * sum |w_i x_i| at the
+    pre-activation, times the activation's slope, + eps). Also with batches of 1 and 32, which on oneDNN
+    choose other kernels (other summation orders): a real float32 reordering must fit the tolerance too."""
+    out, _ = exported
+    model, cfg = trained_model
+    images, codes = comparison_inputs
+    loaded = pretrained.ExportedModel(out, cfg)
+    checks = pretrained.parity(model, cfg, codes, images, loaded)
+    assert sorted(checks) == ["categorical_1", "continuous", "generator", "z"]
+    for name, check in checks.items():
+        assert check["max_difference_over_tolerance"] <= 1, (name, check)
+
+    class Batched:
+        def __init__(self, size):
+            self.size = size
+
+        def encode(self, x):
+            return loaded.encode(x, batch_size=self.size)
+
+        def generate(self, c):
+            return loaded.generate(c, batch_size=self.size)
+
+    for size in (1, 32):
+        for name, check in pretrained.parity(model, cfg, codes[:64], images[:64], Batched(size)).items():
+            assert check["max_difference_over_tolerance"] <= 1, (size, name, check)
+
+
+def test_the_tolerance_catches_a_wrong_batch_norm_epsilon(trained_model, comparison_inputs):
+    """The tolerance is not vacuous: a generator and an encoder whose batch norms use epsilon 1e-5 (Keras's
+    and TensorFlow's fused default elsewhere) instead of the run's 1e-3 fail it."""
+    import keras
+    model, cfg = trained_model
+    images, codes = comparison_inputs
+    encoder = pretrained.plain_encoder(model.encoder, cfg)
+    generator = pretrained.plain_generator(model.generator, cfg)
+    for network in (encoder, generator):
+        for layer in network.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                assert layer.epsilon == cfg.bn_epsilon
+                layer.epsilon = 1e-5
+
+    class Wrong:
+        def encode(self, x):
+            return latent_from_dict(cfg, {k: np.asarray(v) for k, v in encoder(x, training=False).items()})
+
+        def generate(self, c):
+            return np.asarray(generator(latent_to_dict(cfg, c), training=False))
+
+    floats = images[:256].astype(np.float32) * np.float32(1 / 255)
+    checks = pretrained.parity(model, cfg, codes, floats, Wrong())
+    assert all(check["max_difference_over_tolerance"] > 1 for check in checks.values()), checks
+
+
+def test_the_exported_batch_norm_is_fused_batch_norm_in_inference():
+    """keras.layers.BatchNormalization in inference computes what FusedBatchNorm does there, bit for bit (the
+    latter hands inference to the former's code); in training they differ (batch statistics)."""
+    import keras
+    from bidirectional_infogan.networks import FusedBatchNorm
+    rng = np.random.default_rng(0)
+    x = rng.normal(2.0, 3.0, size=(64, 5, 5, 8)).astype(np.float32)
+    fused, plain = FusedBatchNorm(momentum=0.999, epsilon=1e-3), keras.layers.BatchNormalization(epsilon=1e-3)
+    for layer in (fused, plain):
+        layer.build(x.shape)
+    weights = [rng.normal(1, 0.2, 8), rng.normal(0, 1, 8), rng.normal(2, 1, 8), rng.uniform(0.5, 9, 8)]
+    for layer in (fused, plain):
+        layer.set_weights([w.astype(np.float32) for w in weights])
+    assert np.array_equal(np.asarray(fused(x, training=False)), np.asarray(plain(x, training=False)))
+    assert not np.allclose(np.asarray(fused(x, training=False)), np.asarray(fused(x, training=True)))
+
+
+def test_evaluate_model_on_the_exported_folder(exported, mnist_dir, tmp_path):
+    """Every mode runs on the exported folder (no checkpoints), and --evaluate gives results.json's accuracy
+    and NMI exactly."""
+    from bidirectional_infogan.evaluate_cli import main
+    out, results = exported
+    assert not (out / "checkpoints").exists()
+    printed = io.StringIO()
+    figures = tmp_path / "figures"
+    code = main([str(a) for a in ["--model_dir", out, "--evaluate", "--sample", "--reconstruct", "--generate",
+                                  "--misclassified", "--data_dir", mnist_dir, "--output_dir", figures,
+                                  "--json", tmp_path / "evaluation.json", "--columns", "5"]], out=printed)
+    assert code == 0, printed.getvalue()
+    text = printed.getvalue()
+    assert "Exported model: iteration 40" in text and "mapping from encodings.txt" in text
+    report = json.loads((tmp_path / "evaluation.json").read_text())
+    assert (report["accuracy"], report["nmi"], report["iteration"]) == (results["accuracy"], results["nmi"], 40)
+    assert sorted(p.name for p in figures.glob("*.png")) == sorted([
+        "samples_categorical.png", "sample_cont_c1.png", "sample_cont_c2.png", "samples_reconstruction.png",
+        "generated_imgs_categorical.png", "generated_imgs_cont_c1.png", "generated_imgs_cont_c2.png",
+        "misclassified.png"])
+    assert report["misclassified"] == report["errors"] == results["errors"]
+
+
+def run_script(argv, capsys):
+    code = export_pretrained.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def test_export_errors(trained_run, exported, tmp_path, capsys):
+    """A bad run folder, an OUT_DIR that exists and is not empty (also with --overwrite unless this script
+    made it), a missing iteration: one line on stderr, exit code 2, nothing written."""
+    out, _ = exported
+    target = tmp_path / "new"
+    for argv, says in [
+        ([tmp_path, target], "is not a run folder (it has no config.json)"),
+        ([tmp_path / "missing", target], "does not exist or is not a folder"),
+        ([trained_run, target, "--iteration", 30], "has no checkpoint of iteration 30; it has 20, 40"),
+    ]:
+        code, err = run_script(argv, capsys)
+        assert code == 2 and err.count("\n") == 1 and says in err, err
+        assert not target.exists()
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    for extra, says in (([], "exists and is not empty"), (["--overwrite"], "was not made by")):
+        code, err = run_script([trained_run, busy] + extra, capsys)
+        assert code == 2 and err.count("\n") == 1 and says in err, err
+        assert [p.name for p in busy.iterdir()] == ["notes.txt"]
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    code, err = run_script([trained_run, out], capsys)
+    assert code == 2 and "exists and is not empty" in err
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    pretrained.check_output_folder(out, overwrite=True)  # a folder this script made may be replaced
+    pretrained.check_output_folder(tmp_path / "empty", overwrite=False)
+
+
+def test_evaluate_model_errors_on_exported_folders(exported, tmp_path, capsys):
+    from bidirectional_infogan.evaluate_cli import main
+    out, _ = exported
+    code = main(["--model_dir", str(out), "--evaluate", "--iteration", "20"], out=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == 2 and "is an exported model of iteration 40; it has no other" in err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", "encoder.keras", "results.json"):
+        (broken / name).write_bytes((out / name).read_bytes())
+    code = main(["--model_dir", str(broken), "--evaluate"], out=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "is an exported model but has no generator.keras" in err
+
+
+def test_the_mapping_of_a_run_folder_is_kept(tmp_path):
+    """A run folder with its own encodings.txt: results.json scores under it and encodings.txt is a copy."""
+    from bidirectional_infogan.config import RunConfig, TrainConfig
+    from bidirectional_infogan.evaluation_data import TestSet
+    cfg = mnist_model_config()
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 10, 500)
+    encodings = [3, 1, 4, 0, 5, 9, 2, 6, 8, 7]  # entry i: the category of digit i
+    categories = np.array(encodings)[labels]
+    categories[:50] = rng.integers(0, 10, 50)  # some wrong
+    codes = np.concatenate([rng.uniform(-1, 1, (500, 16)), np.eye(10)[categories], rng.uniform(-1, 1, (500, 2))],
+                           axis=1).astype(np.float32)
+    (tmp_path / "encodings.txt").write_text(",".join(map(str, encodings)) + "\n")
+    test = TestSet(np.zeros((500, 28, 28, 1), np.uint8), labels, 10, [str(d) for d in range(10)])
+    results, written = pretrained._score(RunConfig(cfg, TrainConfig()), cfg, codes, test, tmp_path, print)
+    assert written == encodings and results["mapping_source"] == "encodings.txt of the run folder"
+    assert results["accuracy"] == np.mean(np.argsort(encodings)[categories] == labels)
+
+
+def test_the_latent_dict_round_trip():
+    cfg = mnist_model_config(categorical_dims=(10, 4), continuous_dim=3)
+    assert latent_blocks(cfg) == [("z", 16), ("categorical_1", 10), ("categorical_2", 4), ("continuous", 3)]
+    code = np.arange(7 * cfg.latent_dim, dtype=np.float32).reshape(7, cfg.latent_dim)
+    blocks = latent_to_dict(cfg, code)
+    assert blocks["categorical_2"].tolist() == code[:, 26:30].tolist()
+    assert np.array_equal(latent_from_dict(cfg, blocks), code)
+    with pytest.raises(ValueError, match="keys"):
+        latent_from_dict(cfg, {k: v for k, v in blocks.items() if k != "continuous"})
+    assert [name for name, _ in latent_blocks(mnist_model_config(continuous_dim=0))] == ["z", "categorical_1"]
