@@ -1,5 +1,6 @@
-"""The README stays true to the code: every flag it names exists, and the commands it gives are the ones CI
-runs."""
+"""The README and the pages in docs/ stay true to the code: every flag they name exists, the commands the README
+gives are the ones CI runs, the numbers are the measured ones, the links lead somewhere and the project layout
+names every module."""
 
 import re
 import sys
@@ -7,13 +8,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+DOCS = {path: path.read_text() for path in sorted((ROOT / "docs").glob("*.md"))}
+MNIST_RESULTS = (ROOT / "docs" / "mnist-results.md").read_text()  # the detail behind the README's MNIST results
 
 
 def _option_strings(parser) -> set[str]:
     return {option for action in parser._actions for option in action.option_strings}
 
 
-def test_every_flag_the_readme_names_exists():
+def test_every_flag_the_readme_and_docs_name_exists():
     from bidirectional_infogan import cli, evaluate_cli
     sys.path.insert(0, str(ROOT / "code"))
     import train_celeba
@@ -28,6 +31,9 @@ def test_every_flag_the_readme_names_exists():
     known.add("--logdir")  # TensorBoard's own flag
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z_]*", README))
     assert len(named) > 20 and sorted(named - known) == []
+    for path, text in DOCS.items():
+        named = set(re.findall(r"(?<![\w-])--[a-z][a-z_]*", text))
+        assert sorted(named - known) == [], path.name
 
 
 def test_the_readme_test_command_is_what_ci_runs():
@@ -37,7 +43,8 @@ def test_the_readme_test_command_is_what_ci_runs():
 
 
 def test_the_readme_results_are_the_measured_ones():
-    """The results tables are filled by hand, so check each number against the JSON it is made from."""
+    """The results tables are filled by hand, so check each number against the JSON it is made from: the results
+    table and the figures in the README, the continuous variables and the trajectories in docs/mnist-results.md."""
     import json
     results = json.loads((ROOT / "results" / "mnist.json").read_text())
     assert results["summary"]["runs"] == len(results["runs"]) >= 1
@@ -48,7 +55,7 @@ def test_the_readme_results_are_the_measured_ones():
         for variable in run["continuous"]:
             number = variable["variable"].split()[-1]
             assert (f"| {run['seed']} | {variable['variable']} (E's output {number}, figure `_c{number}`) | "
-                    f"{variable['corr_ink']:+.2f} | {variable['corr_slant']:+.2f} |") in README
+                    f"{variable['corr_ink']:+.2f} | {variable['corr_slant']:+.2f} |") in MNIST_RESULTS
     if len(results["runs"]) > 1:
         a, n, r = (results["summary"][key] for key in ("accuracy", "nmi", "ari"))
         assert (f"| mean ± std ({len(results['runs'])} runs) | | {a['mean']:.2%} ± {a['std']:.2%} | "
@@ -58,7 +65,7 @@ def test_the_readme_results_are_the_measured_ones():
         return {point["iteration"]: point for point in points}
     seed_12345, seed_1 = trajectory(12345), trajectory(1)
     # iteration | seed 12345: accuracy | NMI | reference run | seed 1: accuracy
-    rows = re.findall(r"^\| ([\d,]+) \| ([\d.]+)% \| ([\d.]+) \| [\d.]+% \| ([\d.]+)% \|$", README,
+    rows = re.findall(r"^\| ([\d,]+) \| ([\d.]+)% \| ([\d.]+) \| [\d.]+% \| ([\d.]+)% \|$", MNIST_RESULTS,
                       flags=re.MULTILINE)
     assert len(rows) >= 5
     for iteration, accuracy, nmi, accuracy_seed_1 in rows:
@@ -71,3 +78,41 @@ def test_the_readme_results_are_the_measured_ones():
         assert f"{run['accuracy']:.2%} (seed {run['seed']})" in README
     figures_run = next(run for run in results["runs"] if run["seed"] == 12345)
     assert f"All {figures_run['misclassified']} misclassified test images" in README
+
+
+def _headings_anchors(text: str) -> set[str]:
+    """GitHub's anchors for a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)}
+
+
+def test_the_links_between_readme_and_docs_lead_somewhere():
+    """Every relative link of README.md and docs/*.md names an existing file, and every #anchor a heading."""
+    pages = {ROOT / "README.md": README, **DOCS}
+    checked = 0
+    for page, text in pages.items():
+        text = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # a web address
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            assert linked.exists(), f"{page.name}: {target}"
+            if anchor:
+                assert anchor in _headings_anchors(linked.read_text()), f"{page.name}: {target}"
+            checked += 1
+    assert checked > 20
+    assert "](docs/mnist-results.md)" in README and "](docs/table2-investigation.md)" in README
+
+
+def test_the_project_layout_names_every_module():
+    layout = README.split("## Project layout", 1)[1].split("\n## ", 1)[0]
+    # the package's own lines: from "  bidirectional_infogan/" to the next line that is not indented
+    package_lines = re.search(r"^  bidirectional_infogan/\n((?:[ ]+.*\n)+)", layout, flags=re.MULTILINE).group(1)
+    package = ROOT / "code" / "bidirectional_infogan"
+    modules = [path.relative_to(package) for path in package.rglob("*.py") if path.name != "__init__.py"]
+    assert len(modules) > 20
+    for module in modules:
+        assert re.search(rf"(?<![\w.]){re.escape(module.name)}", package_lines), module
+    assert "\ndocs/ " in layout
