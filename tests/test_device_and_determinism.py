@@ -79,6 +79,7 @@ def _sessions(run_dir):
     return [json.loads(line) for line in (run_dir / "timing.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_op_determinism_off_trains_and_resumes(mnist_dir, tmp_path, capsys, keep_op_determinism):
     """--op_determinism off: the run trains without determinism, prints where it computes, records both, and
     a resume keeps "off" (refusing a change to "on"). Not bitwise: only that it works."""
@@ -110,6 +111,7 @@ def test_op_determinism_off_trains_and_resumes(mnist_dir, tmp_path, capsys, keep
                                                                                          (2, 4, device)]
 
 
+@pytest.mark.slow
 def test_op_determinism_on_resumes_bitwise_and_old_runs_resume_as_on(mnist_dir, tmp_path, capsys,
                                                                       keep_op_determinism):
     """--op_determinism on: 2 iterations, stop, resume for 2 more give exactly the weights of 4 in one go. The

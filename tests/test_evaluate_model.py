@@ -16,6 +16,9 @@ from bidirectional_infogan import evaluation
 from bidirectional_infogan.data.mnist import load_mnist
 from bidirectional_infogan.evaluate_cli import main
 
+# Every test here uses the shared trained run (conftest.trained_run) and evaluates it.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 CELL = 28 + 1  # a cell and its separator
 

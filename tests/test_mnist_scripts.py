@@ -90,6 +90,7 @@ def test_find_paper_runs(tmp_path):
     assert paper["batch_size"] == 128 and paper["max_iter"] == 30000 and "log_every" not in paper
 
 
+@pytest.mark.slow
 def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypatch):
     from bidirectional_infogan.data.mnist import load_mnist
     from bidirectional_infogan.evaluate_cli import main as evaluate
@@ -140,6 +141,7 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
         assert [r["seed"] for r in written["runs"]] == seeds and written["summary"]["runs"] == len(seeds)
 
 
+@pytest.mark.slow
 def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path):
     """scripts/reproduce_mnist.sh after training: it finds the seed's paper-settings run (here the short test
     run, relabelled as a finished paper run), evaluates it and writes the figures and results where told."""
@@ -184,6 +186,7 @@ def test_reproduce_script_usage_errors(argv):
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_trajectory_script_bad_folder_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_trajectory.py"), str(tmp_path / "nope")],
                             capture_output=True, text=True, timeout=120)
@@ -209,6 +212,7 @@ def test_find_paper_run_help_and_usage():
     assert wrong.returncode == 2 and wrong.stderr.startswith("usage:") and wrong.stdout == ""
 
 
+@pytest.mark.slow
 def test_results_script_bad_data_folder_is_one_line(trained_run, tmp_path):
     (tmp_path / "run").mkdir()
     for name in ("config.json", "evaluation.json"):
@@ -229,6 +233,7 @@ def test_results_merge_keeps_runs_whose_folders_are_gone():
     assert kept == [{"run": "b", "seed": 1, "accuracy": 0.2}]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", ["not json", '{"runs": [{"seed": 1, "accuracy": 0.9}]}'])
 def test_results_script_unreadable_results_file_is_one_line(trained_run, tmp_path, content):
     (tmp_path / "run").mkdir()

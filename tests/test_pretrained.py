@@ -36,6 +36,7 @@ def trained_model(trained_run):
     return model, run.model
 
 
+@pytest.mark.slow
 def test_the_exported_folder(exported, trained_run):
     out, results = exported
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "encoder.keras", "encodings.txt",
@@ -85,6 +86,7 @@ FRESH_PYTHON = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_fresh_python_without_the_project_classifies_the_test_set(exported, mnist_dir, tmp_path):
     """The encoder loads with plain Keras in a Python that cannot import the project (-I: no PYTHONPATH, no
     user site; an import hook refuses the package, which the editable install would otherwise find), labels
@@ -122,6 +124,7 @@ def comparison_inputs(trained_model, mnist_dir):
     return images, codes
 
 
+@pytest.mark.slow
 def test_the_exported_networks_reproduce_the_training_ones(exported, trained_model, comparison_inputs):
     """Same codes -> the same images as model.generate, same images -> the same codes as model.encode, each
     element within its float32 tolerance (pretrained.parity: L * sqrt(n) * eps * sum |w_i x_i| at the
@@ -151,6 +154,7 @@ def test_the_exported_networks_reproduce_the_training_ones(exported, trained_mod
             assert check["max_difference_over_tolerance"] <= 1, (size, name, check)
 
 
+@pytest.mark.slow
 def test_the_tolerance_catches_a_wrong_batch_norm_epsilon(trained_model, comparison_inputs):
     """The tolerance is not vacuous: a generator and an encoder whose batch norms use epsilon 1e-5 (Keras's
     and TensorFlow's fused default elsewhere) instead of the run's 1e-3 fail it."""
@@ -194,6 +198,7 @@ def test_the_exported_batch_norm_is_fused_batch_norm_in_inference():
     assert not np.allclose(np.asarray(fused(x, training=False)), np.asarray(fused(x, training=True)))
 
 
+@pytest.mark.slow
 def test_evaluate_model_on_the_exported_folder(exported, mnist_dir, tmp_path):
     """Every mode runs on the exported folder (no checkpoints), and --evaluate gives results.json's accuracy
     and NMI exactly."""
@@ -223,6 +228,7 @@ def run_script(argv, capsys):
     return code, captured.err
 
 
+@pytest.mark.slow
 def test_export_errors(trained_run, exported, tmp_path, capsys):
     """A bad run folder, an OUT_DIR that exists and is not empty (also with --overwrite unless this script
     made it), a missing iteration: one line on stderr, exit code 2, nothing written."""
@@ -251,6 +257,7 @@ def test_export_errors(trained_run, exported, tmp_path, capsys):
     pretrained.check_output_folder(tmp_path / "empty", overwrite=False)
 
 
+@pytest.mark.slow
 def test_evaluate_model_errors_on_exported_folders(exported, tmp_path, capsys):
     from bidirectional_infogan.evaluate_cli import main
     out, _ = exported

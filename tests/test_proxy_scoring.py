@@ -252,6 +252,7 @@ def run_script(argv, capsys):
     return code, out.out, out.err
 
 
+@pytest.mark.slow
 def test_score_proxy_end_to_end(proxy_run, tmp_path, capsys):
     """The table and the JSON for both checkpoints; c2's and cont3's numbers at iteration 4 recomputed here
     from E's codes of the test images read straight from the .mat file, with the factors file."""
@@ -302,6 +303,7 @@ def test_score_proxy_end_to_end(proxy_run, tmp_path, capsys):
 
 
 
+@pytest.mark.slow
 def test_score_proxy_refuses_what_is_not_a_proxy_run(proxy_run, tmp_path, capsys):
     run, data = proxy_run
     plain = tmp_path / "plain_svhn"  # the same .mat files, no factors file: SVHN, not a proxy

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "reproduce_proxy.sh"
 
@@ -16,6 +18,7 @@ def reproduce(env, *argv):
                           cwd=env["WORK"])
 
 
+@pytest.mark.slow
 def test_trains_continues_and_scores(mnist_dir, tmp_path):
     proxy = tmp_path / "proxy"
     # 5,100 training images: the table-2 default validation size (5,000) plus a few batches of 32

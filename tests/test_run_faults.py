@@ -83,6 +83,7 @@ def locked(path: Path) -> bool:
 # 1. One writer per run folder
 
 
+@pytest.mark.slow
 def test_a_second_process_is_refused_and_a_dead_ones_lock_does_not_block(run_copy, capsys):
     run = run_copy(checkpoints=(20,))
     holder = subprocess.Popen([sys.executable, str(ROOT / "code" / "train_mnist.py"), "--resume", str(run)],
@@ -104,6 +105,7 @@ def test_a_second_process_is_refused_and_a_dead_ones_lock_does_not_block(run_cop
     assert sorted(p.name for p in (run / "checkpoints").glob("*.index")) == ["iteration-20.index", "iteration-21.index"]
 
 
+@pytest.mark.slow
 def test_new_and_resumed_runs_hold_the_lock_while_they_train(run_copy, mnist_dir, tmp_path, monkeypatch):
     from bidirectional_infogan import training
     seen = []
@@ -129,6 +131,7 @@ def _check_disk_full_outcome(run: Path, err: str, good_digest: str) -> None:
     assert indexed(run) == ("iteration-20", ["iteration-20"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("error", [
     tf.errors.ResourceExhaustedError(None, None, "iteration-21_temp/part-00000-of-00001.data; No space left on device"),
     OSError(28, "No space left on device"),
@@ -166,6 +169,7 @@ def small_disk(tmp_path):
         subprocess.run(["umount", str(point)], check=False)
 
 
+@pytest.mark.slow
 def test_a_really_full_disk(trained_run, small_disk, capsys):
     """The same on a tmpfs with room for one checkpoint and not two: TensorFlow's own ENOSPC error."""
     size = sum(p.stat().st_size for p in trained_run.rglob("*") if p.is_file() and "iteration-40" not in p.name)
@@ -178,6 +182,7 @@ def test_a_really_full_disk(trained_run, small_disk, capsys):
 # 3. The checkpoint index lost; 6. unfinished saves
 
 
+@pytest.mark.slow
 def test_resume_without_the_checkpoint_index_and_with_an_unfinished_save(run_copy, capsys):
     """checkpoints/checkpoint deleted, and an iteration-30_temp/ left by a kill during a save: the resume
     finds iteration-20 from the files, deletes the unfinished save, and the index names 20 and 21 after."""
@@ -197,6 +202,7 @@ def test_resume_without_the_checkpoint_index_and_with_an_unfinished_save(run_cop
 # 4. Damaged checkpoints
 
 
+@pytest.mark.slow
 def test_a_damaged_newest_checkpoint_is_skipped_and_kept(run_copy, capsys):
     """A few bytes flipped in iteration-40's .data: the resume says so, moves its files into
     checkpoints/damaged/ unchanged, and goes on from iteration 20."""
@@ -247,6 +253,7 @@ DAMAGE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", DAMAGE)
 def test_each_kind_of_damage_is_detected(trained_run, tmp_path, kind):
     """What verify_checkpoint (every tensor read, each against its CRC32C in the .index) catches."""
@@ -260,6 +267,7 @@ def test_each_kind_of_damage_is_detected(trained_run, tmp_path, kind):
         verify_checkpoint(str(prefix), 40)
 
 
+@pytest.mark.slow
 def test_when_no_checkpoint_restores_one_line_and_nothing_recorded(run_copy, capsys):
     """iteration-40's files deleted (the index still names it) and iteration-20's .index zeroed: one line,
     exit 2, iteration-20's files kept in damaged/, and the failed resume is not in command.txt."""
@@ -292,6 +300,7 @@ class _Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+@pytest.mark.slow
 def test_a_config_that_disagrees_with_its_checkpoint_leaves_no_warning_after_the_error(run_copy, capsys):
     """z of 17 in config.json against a checkpoint made with 16: one line, no checkpoint moved, and no
     TensorFlow warning about unrestored values afterwards (it came when the half-restored model was
@@ -312,6 +321,7 @@ def test_a_config_that_disagrees_with_its_checkpoint_leaves_no_warning_after_the
     assert [m for m in records.messages if "unrestored" in m or "could not be found" in m] == []
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_run_says_so(run_copy, capsys):
     run = run_copy()
     commands = (run / "command.txt").read_text()

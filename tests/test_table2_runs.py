@@ -76,6 +76,7 @@ def celeba_run(tmp_path_factory):
     return run, data
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["svhn", "celeba"])
 def test_run_folder(which, svhn_run, celeba_run):
     run, _ = svhn_run if which == "svhn" else celeba_run
@@ -97,6 +98,7 @@ def test_run_folder(which, svhn_run, celeba_run):
     assert {f"image_continuous_{j}" for j in range(4)} <= tags and "c gen cat" in tags
 
 
+@pytest.mark.slow
 def test_celeba_default_crop_is_recorded(celeba_run):
     run, _ = celeba_run
     config = json.loads((run / "config.json").read_text())
@@ -109,6 +111,7 @@ def evaluate(argv):
     return code, out.getvalue()
 
 
+@pytest.mark.slow
 def test_svhn_evaluation(svhn_run, tmp_path):
     run, data = svhn_run
     code, out = evaluate(["--model_dir", run, "--evaluate", "--sample", "--reconstruct", "--generate",
@@ -135,12 +138,14 @@ def test_svhn_evaluation(svhn_run, tmp_path):
     assert Image.open(samples / "samples_reconstruction.png").size == grid_size(20, 20)
 
 
+@pytest.mark.slow
 def test_svhn_misclassified_is_refused(svhn_run, capsys):
     run, _ = svhn_run
     assert evaluate_main(["--model_dir", str(run), "--misclassified"], out=io.StringIO()) == 2
     assert "needs a run with one categorical variable" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_celeba_evaluation(celeba_run, tmp_path):
     run, data = celeba_run
     code, out = evaluate(["--model_dir", run, "--evaluate", "--sample", "--reconstruct", "--generate",

@@ -29,6 +29,7 @@ def event_tags(run_dir: Path):
     return acc
 
 
+@pytest.mark.slow
 def test_run_folder_contract(full_run):
     names = {p.name for p in full_run.iterdir()}
     stamp = full_run.name.split("_", 1)[1]
@@ -54,6 +55,7 @@ def test_run_folder_contract(full_run):
             assert cont.size == (10 * 28 + 9, 2 * 28 + 1)
 
 
+@pytest.mark.slow
 def test_tensorboard_scalars_and_images(full_run):
     acc = event_tags(full_run)
     tags = set(acc.Tags()["tensors"])
@@ -74,6 +76,7 @@ def test_tensorboard_scalars_and_images(full_run):
         assert (height, width) == (h, w), tag
 
 
+@pytest.mark.slow
 def test_validation_accuracy_in_tensorboard(full_run, mnist_dir):
     """validation/accuracy_c1 at iteration 40 equals the Hungarian accuracy of the checkpoint's E on the
     5,000 validation images, computed here independently."""
@@ -99,6 +102,7 @@ def _weights(prefix):
     return {n: reader.get_tensor(n) for n in names}
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted_run(full_run, mnist_dir, tmp_path):
     """13 iterations (not a checkpoint step), stop, resume for 27 more: the same weights, optimiser state and
     noise state as 40 in one go."""
@@ -122,6 +126,7 @@ def test_resume_equals_uninterrupted_run(full_run, mnist_dir, tmp_path):
         assert s["seconds"] > 0 and abs(s["seconds_per_iteration"] - s["seconds"] / iterations) <= 0.05 / iterations + 1e-4
 
 
+@pytest.mark.slow
 def test_figures_and_logging_do_not_change_training(full_run, mnist_dir, tmp_path):
     """The shared run logged figures at 20 and 40 and scalars every 10; without them, the same weights."""
     quiet = FAST + ["--log_every", "1000", "--scalars_every", "1000"]  # later flags win
@@ -133,6 +138,7 @@ def test_figures_and_logging_do_not_change_training(full_run, mnist_dir, tmp_pat
     assert [n for n in logged_weights if not np.array_equal(quiet_weights[n], logged_weights[n])] == []
 
 
+@pytest.mark.slow
 def test_resume_refuses_changed_settings(full_run, capsys):
     assert run_cli(["--resume", full_run, "--lr_d", "0.01"]) == 2
     err = capsys.readouterr().err.strip()
@@ -207,6 +213,7 @@ def test_script_errors_have_no_traceback(tmp_path):
     assert "does not exist" in result.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint(mnist_dir, tmp_path):
     """`kill` (or a scheduler's stop) saves a checkpoint before the process ends, like Ctrl-C."""
     import signal
@@ -230,6 +237,7 @@ def test_sigterm_saves_a_checkpoint(mnist_dir, tmp_path):
     assert config["data"]["data_dir"] == str(Path(mnist_dir).resolve())  # stored absolute
 
 
+@pytest.mark.slow
 def test_resume_problems_give_one_line(full_run, tmp_path, capsys):
     import shutil
     copy = tmp_path / full_run.name
