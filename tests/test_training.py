@@ -58,7 +58,6 @@ def _state(model):
     return variables, [v.numpy().copy() for v in variables]
 
 
-@pytest.mark.slow
 def test_one_step_updates_d_from_d_loss_and_g_e_from_g_loss():
     """Recompute the gradients independently (same forward pass, same noise), then check every weight
     against Adam's first step, w - lr * g / (|g| + eps / sqrt(1 - beta2)), within the error that float32
@@ -128,7 +127,6 @@ def test_one_step_updates_d_from_d_loss_and_g_e_from_g_loss():
             assert not np.array_equal(after[v.path], np.zeros_like(after[v.path])), v.path
 
 
-@pytest.mark.slow
 def test_encoder_batch_norm_statistics_are_updated_once_per_call():
     """E is applied twice per step (to X and to G(z, c)); each call moves its moving averages."""
     cfg = mnist_model_config()
