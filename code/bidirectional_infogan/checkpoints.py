@@ -15,8 +15,8 @@ from pathlib import Path
 import tensorflow as tf
 
 from .config import RunConfig
-from .run_folder import (DAMAGED_FOLDER, checkpoint_numbers_with_files, list_checkpoints, load_run_config,
-                         move_checkpoint_aside, remove_unfinished_saves)
+from .run_folder import (DAMAGED_FOLDER, RunFolderError, checkpoint_numbers_with_files, choose_checkpoint,
+                         list_checkpoints, load_run_config, move_checkpoint_aside, remove_unfinished_saves)
 
 
 class CheckpointError(Exception):
@@ -63,15 +63,10 @@ def checkpoint_manager(model, run_dir: Path, keep: int = 2) -> tf.train.Checkpoi
 
 def find_checkpoint(run_dir: Path, iteration: int | None = None) -> tuple[int, str]:
     """(iteration, prefix) of the requested checkpoint, by default the newest one."""
-    available = list_checkpoints(run_dir)
-    if not available:
-        raise CheckpointError(f"{run_dir} has no checkpoint")
-    if iteration is None:
-        iteration = max(available)
-    if iteration not in available:
-        raise CheckpointError(f"{run_dir} has no checkpoint of iteration {iteration}; it has "
-                              f"{', '.join(str(i) for i in available)}")
-    return iteration, available[iteration]
+    try:
+        return choose_checkpoint(run_dir, iteration)
+    except RunFolderError as err:
+        raise CheckpointError(str(err)) from None
 
 
 def restore(model, prefix: str, *, expect_partial: bool = False) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 from . import evaluation
 from .cli import USER_ERRORS, OneLineErrorParser, positive_int, seed_int
 from .pretrained import check_exported_folder, is_exported_folder
-from .run_folder import RunFolderError, list_checkpoints, load_run_config
+from .run_folder import RunFolderError, choose_checkpoint, load_run_config
 from .tf_setup import device_line, import_tensorflow
 
 MODES = ("evaluate", "sample", "reconstruct", "generate", "misclassified")
@@ -377,12 +377,7 @@ def main(argv=None, out=None) -> int:
         if is_exported_folder(run_dir):
             check_exported_folder(run_dir, args.iteration)
         else:
-            available = list_checkpoints(run_dir)
-            if not available:
-                raise RunFolderError(f"{run_dir} has no checkpoint")
-            if args.iteration is not None and args.iteration not in available:
-                raise RunFolderError(f"{run_dir} has no checkpoint of iteration {args.iteration}; it has "
-                                     f"{', '.join(map(str, available))}")
+            choose_checkpoint(run_dir, args.iteration)  # one line if there is none (of that iteration)
         json_path = Path(args.json).expanduser() if args.json else None
         if json_path is not None and json_path.exists():
             raise RunFolderError(f"{json_path} exists; choose another --json path (nothing is overwritten)")

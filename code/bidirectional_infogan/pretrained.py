@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .latent import latent_blocks, latent_from_dict, latent_to_dict
-from .run_folder import RunFolderError, list_checkpoints, load_run_config
+from .run_folder import RunFolderError, choose_checkpoint, load_run_config
 
 ENCODER_FILE, GENERATOR_FILE = "encoder.keras", "generator.keras"
 RESULTS_FILE, ENCODINGS_FILE, CONFIG_FILE = "results.json", "encodings.txt", "config.json"
@@ -366,14 +366,10 @@ def check_output_folder(out_dir: Path, overwrite: bool) -> None:
 def check_run_folder(run_dir: Path, iteration: int | None):
     """The run config and the iteration to export (the newest checkpoint by default), or one line why not."""
     run = load_run_config(run_dir)
-    available = list_checkpoints(run_dir)
-    if not available:
-        raise ExportError(f"{run_dir} has no checkpoint")
-    if iteration is None:
-        iteration = max(available)
-    if iteration not in available:
-        raise ExportError(f"{run_dir} has no checkpoint of iteration {iteration}; it has "
-                          f"{', '.join(map(str, available))}")
+    try:
+        iteration, _ = choose_checkpoint(run_dir, iteration)
+    except RunFolderError as err:
+        raise ExportError(str(err)) from None
     return run, iteration
 
 

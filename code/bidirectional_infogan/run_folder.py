@@ -109,6 +109,19 @@ def list_checkpoints(run_dir) -> dict[int, str]:
     return dict(sorted(found.items()))
 
 
+def choose_checkpoint(run_dir, iteration: int | None = None) -> tuple[int, str]:
+    """(iteration, prefix) of the requested complete checkpoint, by default the newest; RunFolderError if none."""
+    available = list_checkpoints(run_dir)
+    if not available:
+        raise RunFolderError(f"{run_dir} has no checkpoint")
+    if iteration is None:
+        iteration = max(available)
+    if iteration not in available:
+        raise RunFolderError(f"{run_dir} has no checkpoint of iteration {iteration}; it has "
+                             f"{', '.join(str(i) for i in available)}")
+    return iteration, available[iteration]
+
+
 class RunFolderLock:
     """The exclusive flock on RUN_DIR/.lock that a training process holds (a context manager; `release()`).
 
