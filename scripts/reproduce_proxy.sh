@@ -79,8 +79,10 @@ fi
 echo "run: $run_dir"
 
 mkdir -p "$output_root/results"
-python scripts/score_proxy.py "$run_dir" --json "$output_root/results/${dataset}_proxy.json"
+# this script's own output, rewritten from every checkpoint each time
+python scripts/score_proxy.py "$run_dir" --json "$output_root/results/${dataset}_proxy.json" --overwrite
 if [ "$dataset" = "celeba" ]; then
   # the attribute table: how well each variable predicts each attribute column (digit, background, random)
+  rm -f "$output_root/results/celeba_proxy_attributes.json"  # this script's own output (evaluate_model.py never overwrites)
   python evaluate_model.py --model_dir "$run_dir" --evaluate --json "$output_root/results/celeba_proxy_attributes.json"
 fi

@@ -290,7 +290,9 @@ def main(argv=None) -> int:
                         help="checkpoints to score: 'all' (default) or comma-separated iterations, e.g. 1000,2000")
     parser.add_argument("--data_dir", type=Path, default=None,
                         help="the proxy's folder (default: the run's own, from its config.json)")
-    parser.add_argument("--json", type=Path, default=None, help="also write every number to this JSON file")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write every number to this JSON file (a new file: an existing one is kept)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the --json file if it exists")
     parser.add_argument("--samples", type=int, default=2000,
                         help="codes drawn for the generator scores (E(G)=c, visible; G makes twice as many "
                              "images); default 2000")
@@ -319,6 +321,9 @@ def main(argv=None) -> int:
                              f"one for each variable), got {args.samples}")
         if args.json is not None and args.json.is_dir():
             raise ProxyError(f"--json {args.json} is a folder")
+        if args.json is not None and args.json.exists() and not args.overwrite:
+            raise ProxyError(f"--json {args.json} exists; choose another path or pass --overwrite (nothing is "
+                             f"overwritten without it)")
 
         from bidirectional_infogan.tf_setup import import_tensorflow
         import_tensorflow()

@@ -268,6 +268,15 @@ def test_score_proxy_end_to_end(proxy_run, tmp_path, capsys):
     assert [p["iteration"] for p in result["iterations"]] == [2, 4]
     point = result["iterations"][1]
     assert len(point["categorical"]) == 4 and len(point["continuous"]) == 4
+    # an existing --json file is kept unless --overwrite
+    written = out_json.read_bytes()
+    again, _, again_err = run_script([run, "--json", out_json, "--iterations", "2", "--samples", "40"], capsys)
+    assert again == 2 and "exists" in again_err and len(again_err.strip().splitlines()) == 1
+    assert out_json.read_bytes() == written
+    again, _, again_err = run_script([run, "--json", tmp_path / "scores.json", "--iterations", "2", "--samples", "40",
+                                      "--overwrite"], capsys)
+    assert again == 0 and [p["iteration"] for p in json.loads(out_json.read_text())["iterations"]] == [2]
+    out_json.write_bytes(written)
 
     model, _, _ = load_trained_model(run, 4)
     x = scipy.io.loadmat(str(data / "test_32x32.mat"))["X"].transpose(3, 0, 1, 2)
