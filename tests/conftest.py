@@ -60,3 +60,56 @@ def trained_run(mnist_dir, tmp_path_factory) -> Path:
     log_dir = tmp_path_factory.mktemp("trained")
     assert run_cli(FAST + ["--data_dir", mnist_dir, "--log_dir", log_dir]) == 0
     return only_run(log_dir)
+
+
+# Writable copies of a run folder. The checkpoints' data files are nearly all of a run folder's size (about
+# 85 MB each for the run above), and the tests that need a writable run folder write next to them, not into
+# them: in a copy they are hard links to the original's, everything else (config.json, encodings.txt, the
+# checkpoint index files, events, ...) is a real copy. Renaming or deleting a linked file is safe; writing
+# into one (open for writing, Path.write_bytes, shutil.copy onto it) would change the original for every
+# later test, so a test that damages a checkpoint's data asks for a real copy of it (`real_copies`).
+# _linked_checkpoints_stay_unchanged fails the session if a linked file was written all the same.
+
+_LINKED: dict = {}  # (st_dev, st_ino) -> (path, size, mtime_ns) of each checkpoint data file shared by a link
+
+
+def _linked_file_changed(path: Path, size: int, mtime_ns: int) -> bool:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return False  # the original was moved away: nothing left here to compare
+    return (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns)
+
+
+def writable_run_copy(run: Path, dest: Path, real_copies=()) -> Path:
+    """Copy run folder `run` to `dest` (which must not exist), hard-linking `checkpoints/*.data-*` except those
+    matching a pattern in `real_copies` (relative to the run folder, e.g. "checkpoints/iteration-40.data-*"),
+    which are copied like every other file. Falls back to real copies where a link is not possible."""
+    import shutil
+    run = Path(run)
+
+    def copy(src, dst):
+        relative = Path(src).relative_to(run)
+        linkable = relative.parent.name == "checkpoints" and ".data-" in relative.name
+        if linkable and not any(relative.match(pattern) for pattern in real_copies):
+            stat = os.stat(src)
+            path, size, mtime_ns = _LINKED.setdefault((stat.st_dev, stat.st_ino),
+                                                      (Path(src), stat.st_size, stat.st_mtime_ns))
+            assert not _linked_file_changed(path, size, mtime_ns), f"a test wrote into the shared {path}"
+            try:
+                os.link(src, dst)
+                return dst
+            except OSError:  # another file system, or links not supported
+                pass
+        return shutil.copy2(src, dst)
+
+    shutil.copytree(run, dest, copy_function=copy)
+    return Path(dest)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _linked_checkpoints_stay_unchanged():
+    yield
+    changed = [str(path) for path, size, mtime_ns in _LINKED.values() if _linked_file_changed(path, size, mtime_ns)]
+    assert not changed, ("a test wrote into checkpoint data files that writable_run_copy shares by hard links "
+                         f"(use real_copies for the files a test damages): {', '.join(changed)}")

@@ -15,6 +15,7 @@ from PIL import Image
 from bidirectional_infogan import evaluation
 from bidirectional_infogan.data.mnist import load_mnist
 from bidirectional_infogan.evaluate_cli import main
+from conftest import writable_run_copy
 
 # Every test here uses the shared trained run (conftest.trained_run) and evaluates it.
 pytestmark = pytest.mark.slow
@@ -33,9 +34,10 @@ def cell(pixels, row, col, size=28):
 
 @pytest.fixture(scope="module")
 def run_copy(trained_run, tmp_path_factory):
-    """A private copy of the shared run, so that the files this module writes stay here."""
+    """A private copy of the shared run, so that the files this module writes stay here (checkpoint data
+    hard-linked: nothing here writes into them)."""
     copy = tmp_path_factory.mktemp("eval") / trained_run.name
-    shutil.copytree(trained_run, copy)
+    writable_run_copy(trained_run, copy)
     return copy
 
 
@@ -195,7 +197,7 @@ def test_misclassified_layout(all_modes, run_copy, test_data):
 
 def test_cache_is_recomputed_when_the_checkpoint_changes(run_copy, mnist_dir, tmp_path):
     copy = tmp_path / "run"
-    shutil.copytree(run_copy, copy)
+    writable_run_copy(run_copy, copy, real_copies=["checkpoints/iteration-40.data-*"])  # overwritten below
     cache = copy / "test_codes" / "iteration-40.npz"
     assert cache.is_file()
     code, out = run_main(["--model_dir", copy, "--evaluate", "--data_dir", mnist_dir])
@@ -229,7 +231,9 @@ def test_bad_input(make, argv, message, run_copy, tmp_path, capsys, mnist_dir):
     if make is None:
         target.mkdir()
     else:
-        shutil.copytree(run_copy, target)
+        # a real copy of the checkpoint data that truncated_checkpoint truncates, links for the rest
+        damaged = ["checkpoints/iteration-40.data-*"] if make == "truncated_checkpoint" else []
+        writable_run_copy(run_copy, target, real_copies=damaged)
         (target / "existing.json").write_text("{}")
         if make == "bad_encodings":
             (target / "encodings.txt").write_text("1,1,2,3,4,5,6,7,8,9")

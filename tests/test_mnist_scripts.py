@@ -4,7 +4,6 @@ measures, and the results table."""
 import io
 import os
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -94,8 +93,9 @@ def test_find_paper_runs(tmp_path):
 def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypatch):
     from bidirectional_infogan.data.mnist import load_mnist
     from bidirectional_infogan.evaluate_cli import main as evaluate
+    from conftest import writable_run_copy
     run_dir = tmp_path / trained_run.name
-    shutil.copytree(trained_run, run_dir)
+    writable_run_copy(trained_run, run_dir)
     assert evaluate(["--model_dir", str(run_dir), "--evaluate", "--json", str(run_dir / "evaluation.json"),
                      "--data_dir", str(mnist_dir)], out=io.StringIO()) == 0
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
@@ -145,8 +145,9 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
 def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path):
     """scripts/reproduce_mnist.sh after training: it finds the seed's paper-settings run (here the short test
     run, relabelled as a finished paper run), evaluates it and writes the figures and results where told."""
+    from conftest import writable_run_copy
     run_dir = tmp_path / "runs" / "mnist" / trained_run.name
-    shutil.copytree(trained_run, run_dir)
+    writable_run_copy(trained_run, run_dir)  # the checkpoint files are renamed below, never written
     config = json.loads((run_dir / "config.json").read_text())
     config["flags"].update(find_paper_run.PAPER_SETTINGS)
     (run_dir / "config.json").write_text(json.dumps(config))

@@ -239,9 +239,9 @@ def test_sigterm_saves_a_checkpoint(mnist_dir, tmp_path):
 
 @pytest.mark.slow
 def test_resume_problems_give_one_line(full_run, tmp_path, capsys):
-    import shutil
+    from conftest import writable_run_copy
     copy = tmp_path / full_run.name
-    shutil.copytree(full_run, copy)
+    writable_run_copy(full_run, copy)
     assert run_cli(["--resume", copy, "--stop_after", "30"]) == 2  # the run is at 40 already
     err = capsys.readouterr().err
     assert "--stop_after 30: the run is already at iteration 40" in err and err.count("\n") == 1
