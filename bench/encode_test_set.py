@@ -29,7 +29,7 @@ def main() -> None:
     import_tensorflow()
     from bidirectional_infogan.config import TrainConfig, mnist_model_config
     from bidirectional_infogan.data.mnist import load_mnist
-    from bidirectional_infogan.training import BidirectionalInfoGAN
+    from bidirectional_infogan.model import BidirectionalInfoGAN
 
     images = load_mnist(args.data_dir).test.images
     if args.model_dir:

@@ -68,7 +68,7 @@ def measure(dataset: str, batch_size: int, iterations: int) -> dict:
     import numpy as np
     from bidirectional_infogan import latent
     from bidirectional_infogan.config import TrainConfig, mnist_model_config
-    from bidirectional_infogan.training import BidirectionalInfoGAN
+    from bidirectional_infogan.model import BidirectionalInfoGAN
 
     if dataset == "mnist":
         cfg = mnist_model_config()

@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from bidirectional_infogan import latent, training
 from bidirectional_infogan.config import TrainConfig, mnist_model_config
-from bidirectional_infogan.training import BidirectionalInfoGAN, ShuffledBatches, learning_rate_schedule
+from bidirectional_infogan.model import BidirectionalInfoGAN, learning_rate_schedule
+from bidirectional_infogan.training import ShuffledBatches
 
 tf.config.experimental.enable_op_determinism()
 

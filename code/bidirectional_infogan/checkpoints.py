@@ -15,6 +15,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from .config import RunConfig
+from .model import BidirectionalInfoGAN
 from .run_folder import (DAMAGED_FOLDER, RunFolderError, checkpoint_numbers_with_files, choose_checkpoint,
                          list_checkpoints, load_run_config, move_checkpoint_aside, remove_unfinished_saves)
 
@@ -214,15 +215,18 @@ def save_checkpoint(manager: tf.train.CheckpointManager, iteration: int, run_dir
                             f"({_reason(err)}); its partial files were removed", last_good) from None
 
 
+def model_from_checkpoint(run: RunConfig, prefix: str) -> BidirectionalInfoGAN:
+    """The networks that the run's config describes, with the weights of the checkpoint `prefix`."""
+    model = BidirectionalInfoGAN(run.model, run.train)
+    restore(model, prefix)
+    return model
+
+
 def load_trained_model(run_dir, iteration: int | None = None):
-    """Rebuild the networks from the run's config.json and restore a checkpoint.
+    """Rebuild the networks from the run's config.json and restore a checkpoint (by default the newest).
 
     Returns (model, iteration, run config).
     """
-    from .training import BidirectionalInfoGAN
-
-    run: RunConfig = load_run_config(run_dir)
+    run = load_run_config(run_dir)
     iteration, prefix = find_checkpoint(Path(run_dir), iteration)
-    model = BidirectionalInfoGAN(run.model, run.train)
-    restore(model, prefix)
-    return model, iteration, run
+    return model_from_checkpoint(run, prefix), iteration, run

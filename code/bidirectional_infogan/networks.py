@@ -98,7 +98,7 @@ def _bn_act_noise(x, cfg: ModelConfig, activation: str, name: str, noise_std: fl
     x = activation_layer(activation, f"{name}_act")(x)
     if noise_std > 0:
         # Each noise layer gets its own seed; its random state is saved with the checkpoint
-        # (training.random_state_variables) so that a resumed run draws the same noise.
+        # (model.random_state_variables) so that a resumed run draws the same noise.
         x = layers.GaussianNoise(noise_std, seed=noise_seed, name=f"{name}_noise")(x)
     return x
 

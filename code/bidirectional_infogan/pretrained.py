@@ -91,7 +91,7 @@ def _load_keras(path: Path):
 
 
 class ExportedModel:
-    """The exported E and G with the interface the evaluation uses (as training.BidirectionalInfoGAN's):
+    """The exported E and G with the interface the evaluation uses (as model.BidirectionalInfoGAN's):
     encode(images) -> (N, latent_dim) codes in the flat layout, generate(codes) -> images. Inference mode, in
     batches of BATCH_SIZE, each batch through one tf.function (as the training model's encode and generate)."""
 
@@ -298,7 +298,7 @@ def pre_activations(model, layer, inputs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def parity(model, cfg, codes: np.ndarray, images: np.ndarray, exported: ExportedModel) -> dict:
-    """How far the exported networks are from the training ones (`model`, a training.BidirectionalInfoGAN)
+    """How far the exported networks are from the training ones (`model`, a model.BidirectionalInfoGAN)
     on the same codes and images: per output, the largest difference and the largest ratio of difference to
     tolerance (at most 1: within float32 rounding).
 

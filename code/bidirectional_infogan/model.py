@@ -1,0 +1,123 @@
+"""The model: G, E and D, their two Adam optimisers and the training step.
+
+One iteration is the original's: one forward pass on one batch, then D and (G, E) are updated from it
+together (simultaneous, not alternating).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import latent, losses
+from .config import ModelConfig, TrainConfig
+from .data.common import to_float
+from .networks import build_discriminator, build_encoder, build_generator
+
+
+def random_state_variables(model: keras.Model) -> list:
+    """The state variables of the model's random layers (D's Gaussian noise). tf.train.Checkpoint does not
+    save them as part of the model, so the checkpoint lists them explicitly."""
+    return [v for v in model.variables if "seed_generator_state" in v.path]
+
+
+def learning_rate_schedule(initial: float, max_iter: int, reduction: float):
+    """Polynomial decay with power 0.5 from `initial` to `initial / reduction` over `max_iter` steps."""
+    return keras.optimizers.schedules.PolynomialDecay(
+        initial_learning_rate=initial, decay_steps=max_iter, end_learning_rate=initial / reduction, power=0.5)
+
+
+class BidirectionalInfoGAN:
+    """G, E, D, their two Adam optimisers and the compiled training step."""
+
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig):
+        self.cfg, self.train_cfg = model_cfg, train_cfg
+        keras.utils.set_random_seed(train_cfg.seed)  # weight initialisation
+        self.generator = build_generator(model_cfg)
+        self.encoder = build_encoder(model_cfg)
+        self.discriminator = build_discriminator(model_cfg, seed=train_cfg.seed)
+        self.d_schedule = learning_rate_schedule(train_cfg.lr_d, train_cfg.max_iter, train_cfg.lr_red)
+        self.ge_schedule = learning_rate_schedule(train_cfg.lr_g, train_cfg.max_iter, train_cfg.lr_red)
+        self.d_optimizer = keras.optimizers.Adam(self.d_schedule, beta_1=train_cfg.beta1_d, beta_2=0.999,
+                                                 epsilon=train_cfg.adam_epsilon, name="d_adam")
+        self.ge_optimizer = keras.optimizers.Adam(self.ge_schedule, beta_1=train_cfg.beta1_g, beta_2=0.999,
+                                                  epsilon=train_cfg.adam_epsilon, name="ge_adam")
+        # Slots are created now, in the order the step uses, so that a checkpoint restores into them.
+        self.d_optimizer.build(self.d_variables)
+        self.ge_optimizer.build(self.ge_variables)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(
+            generator=self.generator, encoder=self.encoder, discriminator=self.discriminator,
+            d_optimizer=self.d_optimizer, ge_optimizer=self.ge_optimizer, step=self.step,
+            noise_state=random_state_variables(self.discriminator))
+        # autograph=False: the step has no tensor-dependent Python control flow to convert (and autograph
+        # would re-read this file from disk)
+        self._train_step = tf.function(self._step_fn, autograph=False)
+        self._encode = tf.function(self._encode_fn, autograph=False)
+        self._generate = tf.function(self._generate_fn, autograph=False)
+
+    @property
+    def d_variables(self) -> list:
+        return self.discriminator.trainable_variables
+
+    @property
+    def ge_variables(self) -> list:
+        return self.generator.trainable_variables + self.encoder.trainable_variables
+
+    def _step_fn(self, images, z, c):
+        cfg = self.cfg
+        with tf.GradientTape(persistent=True) as tape:
+            code = tf.concat([z, c], axis=1)
+            fake_images = self.generator(code, training=True)
+            real_code = self.encoder(images, training=True)
+            # Two separate calls of D: batch statistics are computed per call, as in the original.
+            d_real = self.discriminator([images, real_code], training=True)
+            d_fake = self.discriminator([fake_images, code], training=True)
+            recovered = latent.split_latent(cfg, self.encoder(fake_images, training=True))
+            given = latent.split_latent(cfg, code)
+            info_cat = losses.categorical_information_loss(given.categorical, recovered.categorical)
+            info_cont = losses.continuous_information_loss(given.continuous, recovered.continuous)
+            d_loss = losses.discriminator_loss(d_real, d_fake)
+            g_loss = (losses.generator_adversarial_loss(d_real, d_fake)
+                      + self.train_cfg.info_weight * (info_cont + info_cat))
+        d_gradients = tape.gradient(d_loss, self.d_variables)
+        ge_gradients = tape.gradient(g_loss, self.ge_variables)
+        del tape
+        # Both updates use gradients from the same forward pass.
+        self.d_optimizer.apply_gradients(zip(d_gradients, self.d_variables))
+        self.ge_optimizer.apply_gradients(zip(ge_gradients, self.ge_variables))
+        self.step.assign_add(1)
+        return {"D_loss": d_loss, "G_loss": g_loss,
+                "D data accuracy": tf.reduce_mean(d_real), "D fake accuracy": tf.reduce_mean(1.0 - d_fake),
+                "c gen cont": info_cont, "c gen cat": info_cat}
+
+    def _encode_fn(self, images):
+        return self.encoder(images, training=False)
+
+    def _generate_fn(self, code):
+        return self.generator(code, training=False)
+
+    def train_step(self, images, z, c) -> dict:
+        """One iteration on float32 images in [0, 1], z (B, z_dim) and c (B, c_dim); returns the metrics."""
+        return self._train_step(tf.convert_to_tensor(images), tf.convert_to_tensor(z), tf.convert_to_tensor(c))
+
+    def learning_rates(self, step: int) -> dict:
+        """The learning rates that iteration `step` (counted from 1) used: the schedules at step - 1."""
+        return {"learning_rate/D": float(self.d_schedule(step - 1)),
+                "learning_rate/G_E": float(self.ge_schedule(step - 1))}
+
+    def encode(self, images, batch_size: int = 1000) -> np.ndarray:
+        """E(x) in inference mode (moving batch-norm statistics, no noise), in batches. uint8 or float."""
+        out = []
+        for start in range(0, len(images), batch_size):
+            chunk = images[start:start + batch_size]
+            chunk = to_float(np.asarray(chunk)) if np.asarray(chunk).dtype == np.uint8 else chunk
+            out.append(self._encode(tf.convert_to_tensor(chunk, tf.float32)).numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.cfg.latent_dim), np.float32)
+
+    def generate(self, codes, batch_size: int = 1000) -> np.ndarray:
+        """G(code) in inference mode, in batches."""
+        out = [self._generate(tf.convert_to_tensor(codes[s:s + batch_size], tf.float32)).numpy()
+               for s in range(0, len(codes), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0,) + self.cfg.image_shape, np.float32)
