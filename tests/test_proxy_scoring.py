@@ -93,11 +93,11 @@ def test_correlation_ratio_of_two_groups_is_the_point_biserial_correlation():
 
 
 def test_log_validation_scores_keeps_tags_and_text(tmp_path):
-    """training.log_validation_scores (through score_categorical_variables): the same TensorBoard tags and
+    """log_step.log_validation_scores (through score_categorical_variables): the same TensorBoard tags and
     printed line as before, with values recomputed by brute force."""
     import tensorflow as tf
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from bidirectional_infogan.training import log_validation_scores
+    from bidirectional_infogan.log_step import log_validation_scores
     rng = np.random.default_rng(5)
     labels = rng.integers(0, 4, 60)
     v1 = np.where(rng.random(60) < 0.8, (labels + 1) % 4, rng.integers(0, 4, 60))

@@ -7,12 +7,18 @@ import dataclasses
 import json
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import evaluation
+from . import evaluation, figures
+from . import visualization as vis
 from .cli import USER_ERRORS, OneLineErrorParser, positive_int, seed_int
+from .config import ModelConfig, RunConfig
+from .data.common import to_float
+from .evaluation_data import TestSet
+from .latent import LatentParts, split_latent
 from .pretrained import check_exported_folder, is_exported_folder
 from .run_folder import RunFolderError, choose_checkpoint, load_run_config
 from .tf_setup import device_line, import_tensorflow
@@ -125,242 +131,340 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Evaluation:
-    """One trained run at one checkpoint, with its test set and the test codes.
+# ---------------------------------------------------------------------------------------------------------
+# The arguments, checked before TensorFlow is imported
 
-    MNIST-like runs (one categorical variable whose values match the classes) get the original's figures, with
-    categories mapped to digits. Runs with several categorical variables (CelebA, SVHN) get figures per
-    variable, and are scored per variable (SVHN digits) or per attribute (CelebA).
-    """
+MISCLASSIFIED_NEEDS = ("--misclassified needs a run with one categorical variable that classifies the test labels "
+                       "(MNIST)")
 
-    def __init__(self, run_dir: Path, iteration: int | None, data_dir, out, output_dir=None, columns=None):
-        from .checkpoints import find_checkpoint, load_trained_model
-        from .code_cache import cached_test_codes
-        from .evaluation_data import load_test_set
-        from .latent import split_latent
-        from .pretrained import is_exported_folder, load_exported
 
-        self.run_dir, self.out = run_dir, out
-        self.run = load_run_config(run_dir)
-        self.cfg = self.run.model
-        if is_exported_folder(run_dir):
-            # An exported model (scripts/export_pretrained.py): its .keras files, no checkpoints, no code cache.
-            # The data folder in its config.json is the training machine's: the data set's default location
-            # (MNIST and SVHN: the download cache) or --data_dir instead.
-            data = {k: v for k, v in self.run.data.items() if k not in ("data_dir", "cache_dir")}
-            self.test = load_test_set(dataclasses.replace(self.run, data=data), data_dir)
-            self.model, self.iteration, _ = load_exported(run_dir)
-            codes = self.model.encode(self.test.images)
-            self.say(f"Exported model: iteration {self.iteration} (test set encoded)")
-        else:
-            iteration, _ = find_checkpoint(run_dir, iteration)
-            self.test = load_test_set(self.run, data_dir)
-            self.model, self.iteration, _ = load_trained_model(run_dir, iteration)
-            codes, cached = cached_test_codes(self.model, run_dir, self.iteration, self.test.images)
-            self.say(f"Checkpoint: iteration {self.iteration} "
-                     f"({'test codes from the cache' if cached else 'test set encoded'})")
-        self.codes = codes
-        self.parts = split_latent(self.cfg, codes)
-        self.n = self.test.n_classes
-        self.classifier = (len(self.cfg.categorical_dims) == 1 and self.test.labels is not None
-                           and self.cfg.categorical_dims[0] >= self.n)
-        if self.classifier:
-            self.probabilities = self.parts.categorical[0]
-            self.categories = self.probabilities.argmax(axis=1)
-            self.mapping, self.mapping_source = self._mapping()
-            self.predicted = evaluation.apply_mapping(self.categories, self.mapping)
-        self.samples_dir = Path(output_dir).expanduser() if output_dir else run_dir / "samples"
-        self.columns = columns
+@dataclass
+class Request:
+    """The checked arguments, with what checking them found: the run's config and which model to load."""
 
-    def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+    args: argparse.Namespace
+    run_dir: Path
+    run: RunConfig
+    checkpoint: tuple[int, str] | None  # (iteration, prefix) in a run folder; None for an exported folder
+    exported_iteration: int | None  # an exported folder's iteration (from its results.json)
+    json_path: Path | None
 
-    def _mapping(self):
-        path = self.run_dir / "encodings.txt"
-        if path.is_file():
-            encodings = parse_encodings(path.read_text(), self.n, str(path))
-            return evaluation.mapping_from_encodings(encodings), "encodings.txt"
-        mapping = evaluation.hungarian_mapping(self.categories, self.test.labels, self.cfg.categorical_dims[0],
-                                               self.n)
-        encodings = evaluation.encodings_from_mapping(mapping, self.n)
-        self.say(f"No {path.name} in {self.run_dir}: mapping categories to digits with the Hungarian "
-                 f"algorithm on the test labels:\n  {','.join(map(str, encodings))}\n"
-                 f"  (encodings.txt form: entry i = the category that encodes digit i; save it as "
-                 f"{path} to fix the mapping)")
-        return mapping, "test labels (Hungarian algorithm)"
 
-    def save(self, name: str, grid) -> None:
-        from .visualization import save_png
-        path = save_png(self.samples_dir / name, grid)
-        self.say(f"wrote {path} ({grid.shape[1]}x{grid.shape[0]})")
+def check_arguments(args: argparse.Namespace) -> Request:
+    """Everything that can be wrong with the arguments, found without TensorFlow (so that bad input is one
+    line, exit 2, and fast); a RunFolderError says what."""
+    run_dir = Path(args.model_dir).expanduser()
+    run = load_run_config(run_dir)
+    if args.misclassified and len(run.model.categorical_dims) != 1:
+        raise RunFolderError(MISCLASSIFIED_NEEDS)
+    checkpoint, exported_iteration = None, None
+    if is_exported_folder(run_dir):
+        exported_iteration = check_exported_folder(run_dir, args.iteration).get("iteration")
+    else:
+        checkpoint = choose_checkpoint(run_dir, args.iteration)  # one line if there is none (of that iteration)
+    json_path = Path(args.json).expanduser() if args.json else None
+    if json_path is not None and json_path.exists():
+        raise RunFolderError(f"{json_path} exists; choose another --json path (nothing is overwritten)")
+    if json_path is not None and not args.evaluate:
+        raise RunFolderError("--json writes the figures of --evaluate; add --evaluate")
+    for path in filter(None, (args.output_dir, json_path and json_path.parent)):
+        _check_can_make_folder(Path(path).expanduser())
+    if args.output_dir and not args.overwrite and any(Path(args.output_dir).expanduser().glob("*.png")):
+        raise RunFolderError(f"{args.output_dir} already holds PNG files; pass --overwrite to replace them "
+                             f"or choose another --output_dir")
+    if not 0 < args.confidence < 1:
+        raise RunFolderError(f"--confidence must be between 0 and 1, got {args.confidence}")
+    return Request(args, run_dir, run, checkpoint, exported_iteration, json_path)
 
-    # --- --evaluate ----------------------------------------------------------------------------------
-    def evaluate(self) -> dict:
-        if self.classifier:
-            return self._evaluate_classifier()
-        if self.test.labels is not None:
-            return self._evaluate_variables()
-        return self._evaluate_attributes()
 
-    def _evaluate_classifier(self) -> dict:
-        report = evaluation.classification_report(self.categories, self.test.labels,
-                                                  self.cfg.categorical_dims[0], self.n, self.mapping)
-        report.update(iteration=self.iteration, mapping_source=self.mapping_source, n_test=len(self.test.labels))
-        self.say(f"Accuracy: {report['accuracy']:.4f} ({len(self.test.labels) - report['errors']} of "
-                 f"{len(self.test.labels)} test images; mapping from {self.mapping_source})")
-        self.say(f"NMI: {report['nmi']:.4f}   ARI: {report['ari']:.4f}   purity: {report['purity']:.4f} "
-                 f"(mapping-free)")
-        self.say("Per-class accuracy: " + "  ".join(f"{k}: {a:.3f}"
-                                                   for k, a in enumerate(report["per_class_accuracy"])))
-        self.say("Confusion matrix (rows: true digit, columns: predicted digit):")
-        self.say("       " + "".join(f"{k:>6}" for k in range(self.n)))
-        for k, row in enumerate(report["confusion_matrix"]):
-            self.say(f"  {k:>3}  " + "".join(f"{v:>6}" for v in row))
-        return report
+# ---------------------------------------------------------------------------------------------------------
+# What every mode works from, built once
 
-    def _evaluate_variables(self) -> dict:
-        """SVHN: each categorical variable as a classifier of the digits, under its best mapping."""
-        labels = self.test.labels
-        self.say(f"Each categorical variable against the {len(labels)} test labels (best one-to-one mapping "
-                 f"of its values to digits, Hungarian algorithm):")
-        self.say(f"  {'variable':<9}{'accuracy':>9}{'NMI':>8}{'ARI':>8}{'purity':>8}  mapping (entry i = value "
-                 f"for digit i)")
-        variables = []
-        for v, probabilities in enumerate(self.parts.categorical):
-            values = probabilities.argmax(axis=1)
-            n_values = probabilities.shape[1]
-            mapping = evaluation.hungarian_mapping(values, labels, n_values, self.n)
-            report = evaluation.classification_report(values, labels, n_values, self.n, mapping)
-            report["variable"] = f"c{v + 1}"
-            variables.append(report)
-            encodings = ",".join(map(str, report["encodings"])) if report["encodings"] else "-"
-            self.say(f"  c{v + 1:<8}{report['accuracy']:>9.4f}{report['nmi']:>8.4f}{report['ari']:>8.4f}"
-                     f"{report['purity']:>8.4f}  {encodings}")
-        return {"iteration": self.iteration, "n_test": len(labels), "variables": variables}
+@dataclass
+class Inputs:
+    """A trained model at one checkpoint (or an exported one), the test set and E's codes of it."""
 
-    def _evaluate_attributes(self) -> dict:
-        """CelebA: for each attribute, the categorical value or continuous variable that predicts it best."""
-        names, scores = [], []
-        for v, probabilities in enumerate(self.parts.categorical):
-            for k in range(probabilities.shape[1]):
-                names.append(f"c{v + 1}={k}")
-                scores.append(probabilities[:, k])
-        for j in range(self.cfg.continuous_dim):
-            for sign, label in ((1, "high"), (-1, "low")):
-                names.append(f"cont{j + 1} {label}")
-                scores.append(sign * self.parts.continuous[:, j])
-        auc = evaluation.auc_matrix(np.stack(scores, axis=1), self.test.attributes)
-        rows = []
-        self.say(f"Best single predictor of each attribute on the {len(self.test.images)} test images "
-                 f"(AUC; 0.5 = chance). cK=k: probability that categorical variable K takes value k; "
-                 f"contJ high/low: the value of continuous variable J, large or small")
-        self.say(f"  {'attribute':<22}{'positives':>10}  {'best predictor':<16}{'AUC':>7}")
-        for a, name in enumerate(self.test.attribute_names):
-            best = int(np.nanargmax(auc[a])) if not np.all(np.isnan(auc[a])) else 0
-            share = float(self.test.attributes[:, a].mean())
-            rows.append({"attribute": name, "positives": share, "best_predictor": names[best],
-                         "auc": float(auc[a, best])})
-        for row in sorted(rows, key=lambda r: -r["auc"]):
-            self.say(f"  {row['attribute']:<22}{row['positives']:>9.1%}  {row['best_predictor']:<16}"
+    run_dir: Path
+    cfg: ModelConfig
+    model: object  # encode(images) and generate(codes): model.BidirectionalInfoGAN or pretrained.ExportedModel
+    iteration: int | None
+    test: TestSet
+    codes: np.ndarray
+    parts: LatentParts
+    origin: str  # the line that says which model it is and where the codes came from
+
+
+@dataclass
+class Classes:
+    """An MNIST-like run (one categorical variable with at least as many values as the test set has classes):
+    its categories mapped to the classes, as a classifier."""
+
+    probabilities: np.ndarray  # the categorical variable's softmax, (N, n_categories)
+    categories: np.ndarray  # the most probable category of each test image
+    mapping: dict
+    mapping_source: str  # "encodings.txt" or MAPPING_FROM_LABELS
+    predicted: np.ndarray  # the class of each test image under the mapping
+
+
+MAPPING_FROM_LABELS = "test labels (Hungarian algorithm)"
+
+
+def load_inputs(request: Request) -> Inputs:
+    """Load the test set and the model, and encode the test set (a run folder caches the codes)."""
+    from .checkpoints import model_from_checkpoint
+    from .code_cache import cached_test_codes
+    from .evaluation_data import load_test_set
+    from .pretrained import ExportedModel
+
+    run, run_dir, data_dir = request.run, request.run_dir, request.args.data_dir
+    if request.checkpoint is None:
+        # An exported model (scripts/export_pretrained.py): its .keras files, no checkpoints, no code cache.
+        # The data folder in its config.json is the training machine's: the data set's default location
+        # (MNIST and SVHN: the download cache) or --data_dir instead.
+        data = {k: v for k, v in run.data.items() if k not in ("data_dir", "cache_dir")}
+        test = load_test_set(dataclasses.replace(run, data=data), data_dir)
+        model, iteration = ExportedModel(run_dir, run.model), request.exported_iteration
+        codes = model.encode(test.images)
+        origin = f"Exported model: iteration {iteration} (test set encoded)"
+    else:
+        iteration, prefix = request.checkpoint
+        test = load_test_set(run, data_dir)
+        model = model_from_checkpoint(run, prefix)
+        codes, cached = cached_test_codes(model, run_dir, iteration, test.images)
+        origin = f"Checkpoint: iteration {iteration} ({'test codes from the cache' if cached else 'test set encoded'})"
+    return Inputs(run_dir, run.model, model, iteration, test, codes, split_latent(run.model, codes), origin)
+
+
+def read_classes(inputs: Inputs) -> Classes | None:
+    """The run as a classifier of the test labels (None if it is not MNIST-like): categories mapped to classes
+    by RUN_DIR/encodings.txt, or else by the best one-to-one mapping on the test labels."""
+    cfg, test = inputs.cfg, inputs.test
+    if not (len(cfg.categorical_dims) == 1 and test.labels is not None and cfg.categorical_dims[0] >= test.n_classes):
+        return None
+    probabilities = inputs.parts.categorical[0]
+    categories = probabilities.argmax(axis=1)
+    path = inputs.run_dir / "encodings.txt"
+    if path.is_file():
+        encodings = parse_encodings(path.read_text(), test.n_classes, str(path))
+        mapping, source = evaluation.mapping_from_encodings(encodings), "encodings.txt"
+    else:
+        mapping = evaluation.hungarian_mapping(categories, test.labels, cfg.categorical_dims[0], test.n_classes)
+        source = MAPPING_FROM_LABELS
+    return Classes(probabilities, categories, mapping, source, evaluation.apply_mapping(categories, mapping))
+
+
+def mapping_note(inputs: Inputs, classes: Classes) -> str:
+    """What to say when the categories were mapped to classes on the test labels."""
+    path = inputs.run_dir / "encodings.txt"
+    encodings = evaluation.encodings_from_mapping(classes.mapping, inputs.test.n_classes)
+    return (f"No {path.name} in {inputs.run_dir}: mapping categories to digits with the Hungarian "
+            f"algorithm on the test labels:\n  {','.join(map(str, encodings))}\n"
+            f"  (encodings.txt form: entry i = the category that encodes digit i; save it as "
+            f"{path} to fix the mapping)")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The modes: each returns its values, figures and lines; main() writes and prints them
+
+@dataclass
+class Figure:
+    name: str  # file name in the output folder
+    grid: np.ndarray
+    note: str = ""  # printed after the line that names the written file
+
+
+@dataclass
+class Outcome:
+    values: dict = field(default_factory=dict)  # for --json
+    figures: list[Figure] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # printed after the figures are written
+
+
+def evaluate(inputs: Inputs, classes: Classes | None) -> Outcome:
+    """MNIST: the classifier's scores; SVHN: each categorical variable's; CelebA: each attribute's best
+    predictor."""
+    if classes is not None:
+        report = classifier_scores(inputs, classes)
+        return Outcome(report, lines=classifier_lines(report))
+    if inputs.test.labels is not None:
+        report = variable_scores(inputs)
+        return Outcome(report, lines=variable_lines(report))
+    report = attribute_scores(inputs)
+    return Outcome(report, lines=attribute_lines(report))
+
+
+def classifier_scores(inputs: Inputs, classes: Classes) -> dict:
+    labels = inputs.test.labels
+    report = evaluation.classification_report(classes.categories, labels, inputs.cfg.categorical_dims[0],
+                                              inputs.test.n_classes, classes.mapping)
+    report.update(iteration=inputs.iteration, mapping_source=classes.mapping_source, n_test=len(labels))
+    return report
+
+
+def classifier_lines(report: dict) -> list[str]:
+    n_test, confusion = report["n_test"], report["confusion_matrix"]
+    lines = [f"Accuracy: {report['accuracy']:.4f} ({n_test - report['errors']} of {n_test} test images; mapping "
+             f"from {report['mapping_source']})",
+             f"NMI: {report['nmi']:.4f}   ARI: {report['ari']:.4f}   purity: {report['purity']:.4f} (mapping-free)",
+             "Per-class accuracy: " + "  ".join(f"{k}: {a:.3f}" for k, a in enumerate(report["per_class_accuracy"])),
+             "Confusion matrix (rows: true digit, columns: predicted digit):",
+             "       " + "".join(f"{k:>6}" for k in range(len(confusion)))]
+    return lines + [f"  {k:>3}  " + "".join(f"{v:>6}" for v in row) for k, row in enumerate(confusion)]
+
+
+def variable_scores(inputs: Inputs) -> dict:
+    """SVHN: each categorical variable as a classifier of the digits, under its best mapping."""
+    labels, n_classes = inputs.test.labels, inputs.test.n_classes
+    variables = []
+    for v, probabilities in enumerate(inputs.parts.categorical):
+        values = probabilities.argmax(axis=1)
+        n_values = probabilities.shape[1]
+        mapping = evaluation.hungarian_mapping(values, labels, n_values, n_classes)
+        report = evaluation.classification_report(values, labels, n_values, n_classes, mapping)
+        report["variable"] = f"c{v + 1}"
+        variables.append(report)
+    return {"iteration": inputs.iteration, "n_test": len(labels), "variables": variables}
+
+
+def variable_lines(result: dict) -> list[str]:
+    lines = [f"Each categorical variable against the {result['n_test']} test labels (best one-to-one mapping "
+             f"of its values to digits, Hungarian algorithm):",
+             f"  {'variable':<9}{'accuracy':>9}{'NMI':>8}{'ARI':>8}{'purity':>8}  mapping (entry i = value "
+             f"for digit i)"]
+    for report in result["variables"]:
+        encodings = ",".join(map(str, report["encodings"])) if report["encodings"] else "-"
+        lines.append(f"  {report['variable']:<9}{report['accuracy']:>9.4f}{report['nmi']:>8.4f}"
+                     f"{report['ari']:>8.4f}{report['purity']:>8.4f}  {encodings}")
+    return lines
+
+
+def attribute_scores(inputs: Inputs) -> dict:
+    """CelebA: for each attribute, the categorical value or continuous variable that predicts it best."""
+    test, parts = inputs.test, inputs.parts
+    names, scores = [], []
+    for v, probabilities in enumerate(parts.categorical):
+        for k in range(probabilities.shape[1]):
+            names.append(f"c{v + 1}={k}")
+            scores.append(probabilities[:, k])
+    for j in range(inputs.cfg.continuous_dim):
+        for sign, label in ((1, "high"), (-1, "low")):
+            names.append(f"cont{j + 1} {label}")
+            scores.append(sign * parts.continuous[:, j])
+    auc = evaluation.auc_matrix(np.stack(scores, axis=1), test.attributes)
+    rows = []
+    for a, name in enumerate(test.attribute_names):
+        best = int(np.nanargmax(auc[a])) if not np.all(np.isnan(auc[a])) else 0
+        share = float(test.attributes[:, a].mean())
+        rows.append({"attribute": name, "positives": share, "best_predictor": names[best],
+                     "auc": float(auc[a, best])})
+    return {"iteration": inputs.iteration, "n_test": len(test.images), "attributes": rows,
+            "predictors": names, "auc": auc.tolist()}
+
+
+def attribute_lines(result: dict) -> list[str]:
+    lines = [f"Best single predictor of each attribute on the {result['n_test']} test images "
+             f"(AUC; 0.5 = chance). cK=k: probability that categorical variable K takes value k; "
+             f"contJ high/low: the value of continuous variable J, large or small",
+             f"  {'attribute':<22}{'positives':>10}  {'best predictor':<16}{'AUC':>7}"]
+    for row in sorted(result["attributes"], key=lambda r: -r["auc"]):
+        lines.append(f"  {row['attribute']:<22}{row['positives']:>9.1%}  {row['best_predictor']:<16}"
                      f"{row['auc']:>7.3f}")
-        return {"iteration": self.iteration, "n_test": len(self.test.images), "attributes": rows,
-                "predictors": names, "auc": auc.tolist()}
+    return lines
 
-    # --- figures -------------------------------------------------------------------------------------
-    def sample(self, confidence: float, row_labels: bool, rng) -> None:
-        from . import figures
-        from .visualization import add_row_labels
-        h = self.test.images.shape[1]
-        if not self.classifier:
-            return self._sample_variables(row_labels)
-        grid, _ = figures.samples_per_class(self.test.images, self.predicted, self.n, self.columns or 30, rng)
-        # two rows per digit 0..9, labelled with the categorical value that stands for the digit
-        values = [str(v) for v in evaluation.encodings_from_mapping(self.mapping, self.n)]
+
+def sample(inputs: Inputs, classes: Classes | None, confidence: float, row_labels: bool, columns: int | None,
+           rng: np.random.Generator) -> Outcome:
+    """MNIST: random test images per digit, and per digit the confident images with the smallest and largest
+    value of each continuous variable (rows sorted by digit). Otherwise: see `sample_variables`."""
+    if classes is None:
+        return sample_variables(inputs, row_labels, columns or 20)
+    images, n_classes, per_row = inputs.test.images, inputs.test.n_classes, columns or 30
+    h = images.shape[1]
+    grid, _ = figures.samples_per_class(images, classes.predicted, n_classes, per_row, rng)
+    # two rows per digit 0..9, labelled with the categorical value that stands for the digit
+    values = [str(v) for v in evaluation.encodings_from_mapping(classes.mapping, n_classes)]
+    if row_labels:
+        grid = vis.add_row_labels(grid, [label for v in values for label in (v, "")], h)
+    shown = [Figure("samples_categorical.png", grid)]
+    groups = np.where(classes.probabilities.max(axis=1) > confidence, classes.predicted, -1)  # confident ones
+    for j in range(inputs.cfg.continuous_dim):
+        grid, smallest, _ = figures.continuous_extremes(images, inputs.parts.continuous[:, j], groups, n_classes,
+                                                        per_row)
         if row_labels:
-            grid = add_row_labels(grid, [label for v in values for label in (v, "")], h)
-        self.save("samples_categorical.png", grid)
-        top = self.probabilities.max(axis=1)
-        per_row = self.columns or 30
-        for j in range(self.cfg.continuous_dim):
-            grid, smallest, largest = figures.continuous_extremes(
-                self.test.images, self.predicted, top, self.parts.continuous[:, j], self.n, per_row, confidence)
-            if row_labels:
-                labels = [f"{value}{sign}" for value in values for sign in ("-", "+")]
-                grid = add_row_labels(grid, labels, h, width=30)
-            self.save(f"sample_cont_c{j + 1}.png", grid)
-            short = [k for k in range(self.n) if len(smallest[k]) < per_row]
-            if short:
-                self.say(f"  c{j + 1}: fewer than {per_row} confident images for digit(s) {short}: rows padded "
-                         f"with black")
+            labels = [f"{value}{sign}" for value in values for sign in ("-", "+")]
+            grid = vis.add_row_labels(grid, labels, h, width=30)
+        short = [k for k in range(n_classes) if len(smallest[k]) < per_row]
+        note = (f"  c{j + 1}: fewer than {per_row} confident images for digit(s) {short}: rows padded with black"
+                if short else "")
+        shown.append(Figure(f"sample_cont_c{j + 1}.png", grid, note))
+    return Outcome(figures=shown)
 
-    def _sample_variables(self, row_labels: bool) -> None:
-        """Per categorical variable: row k = the 20 (--columns) test images most confidently given value k. Per
-        continuous variable: two rows of the smallest values, then two rows of the largest."""
-        from . import visualization as vis
-        h, per_row = self.test.images.shape[1], self.columns or 20
-        for v, probabilities in enumerate(self.parts.categorical):
-            chosen = vis.most_confident_per_value(probabilities, per_row)
-            grid = vis.image_grid(vis.pick(self.test.images, chosen, per_row), len(chosen), per_row)
-            if row_labels:
-                grid = vis.add_row_labels(grid, [str(k) for k in range(len(chosen))], h)
-            self.save(f"samples_categorical_c{v + 1}.png", grid)
-        everyone = np.zeros(len(self.test.images), int)
-        for j in range(self.cfg.continuous_dim):
-            largest, smallest = vis.extremes_per_value(self.parts.continuous[:, j], everyone, 1, 2 * per_row)
-            rows = [smallest[0][:per_row], smallest[0][per_row:], largest[0][:per_row], largest[0][per_row:]]
-            grid = vis.image_grid(vis.pick(self.test.images, rows, per_row), 4, per_row)
-            if row_labels:
-                grid = vis.add_row_labels(grid, ["low", "low", "high", "high"], h, width=34)
-            self.save(f"sample_cont_c{j + 1}.png", grid)
 
-    def reconstruct(self, rng) -> dict:
-        from . import figures
-        from .data.common import to_float
+def sample_variables(inputs: Inputs, row_labels: bool, per_row: int) -> Outcome:
+    """Per categorical variable: row k = the 20 (--columns) test images most confidently given value k. Per
+    continuous variable: two rows of the smallest values, then two rows of the largest."""
+    images = inputs.test.images
+    h = images.shape[1]
+    shown = []
+    for v, probabilities in enumerate(inputs.parts.categorical):
+        grid = figures.most_confident(images, probabilities, per_row)
+        if row_labels:
+            grid = vis.add_row_labels(grid, [str(k) for k in range(probabilities.shape[1])], h)
+        shown.append(Figure(f"samples_categorical_c{v + 1}.png", grid))
+    everyone = np.zeros(len(images), int)
+    for j in range(inputs.cfg.continuous_dim):
+        grid, _, _ = figures.continuous_extremes(images, inputs.parts.continuous[:, j], everyone, 1, per_row,
+                                                 rows_per_end=2)
+        if row_labels:
+            grid = vis.add_row_labels(grid, ["low", "low", "high", "high"], h, width=34)
+        shown.append(Figure(f"sample_cont_c{j + 1}.png", grid))
+    return Outcome(figures=shown)
 
-        def rebuild(images):
-            return self.model.generate(self.model.encode(images))
 
-        # rows: the digits where the test set has labels; otherwise 10 rows of random test images
-        groups = self.test.labels if self.test.labels is not None else np.arange(len(self.test.images)) % 10
-        grid = figures.reconstruction_pairs(self.test.images, groups, rebuild, self.n or 10, self.columns or 10, rng)
-        self.save("samples_reconstruction.png", grid)
-        originals = to_float(self.test.images)
-        reconstructions = self.model.generate(self.codes)
-        error = float(np.mean((originals - reconstructions) ** 2))
-        shuffled = reconstructions[rng.permutation(len(originals))]
-        baseline = float(np.mean((originals - shuffled) ** 2))
-        self.say(f"Reconstruction MSE over the {len(originals)} test images: {error:.5f} "
-                 f"(random pairs (x, G(E(x'))): {baseline:.5f}, ratio {error / baseline:.2f})")
-        return {"reconstruction_mse": error, "random_pair_mse": baseline}
+def reconstruct(inputs: Inputs, columns: int | None, rng: np.random.Generator) -> Outcome:
+    """Test images beside G(E(x)), and the mean squared reconstruction error beside that of random pairs."""
+    model, test = inputs.model, inputs.test
 
-    def generate(self, rng) -> None:
-        """Generated grids as the original's: categories (not digits) along the columns / down the rows."""
-        from .latent import categorical_grid_latent, continuous_grid_latent
-        from .visualization import image_grid
-        cfg = self.cfg
-        for v, n in enumerate(cfg.categorical_dims):
-            name = "generated_imgs_categorical.png" if len(cfg.categorical_dims) == 1 else \
-                f"generated_imgs_categorical_c{v + 1}.png"
-            self.save(name, image_grid(self.model.generate(categorical_grid_latent(cfg, rng, v)), 10, n))
-        for j in range(cfg.continuous_dim):
-            code = continuous_grid_latent(cfg, rng, j)
-            rows = cfg.categorical_dims[0]
-            self.save(f"generated_imgs_cont_c{j + 1}.png",
-                      image_grid(self.model.generate(code), rows, code.shape[0] // rows))
+    def rebuild(images):
+        return model.generate(model.encode(images))
 
-    def misclassified(self) -> int:
-        from . import figures
-        from .visualization import add_row_labels
-        if not self.classifier:
-            raise RunFolderError("--misclassified needs a run with one categorical variable that classifies "
-                                 "the test labels (MNIST)")
-        grid, labels, _ = figures.misclassified(self.test.images, self.test.labels, self.predicted, self.n, 30)
-        grid = add_row_labels(grid, labels, self.test.images.shape[1])
-        self.save("misclassified.png", grid)
-        wrong = int(np.sum(self.predicted != self.test.labels))
-        self.say(f"{wrong} of {len(self.test.labels)} test images misclassified (mapping from {self.mapping_source})")
-        return wrong
+    # rows: the digits where the test set has labels; otherwise 10 rows of random test images
+    groups = test.labels if test.labels is not None else np.arange(len(test.images)) % 10
+    grid = figures.reconstruction_pairs(test.images, groups, rebuild, test.n_classes or 10, columns or 10, rng)
+    originals = to_float(test.images)
+    reconstructions = model.generate(inputs.codes)
+    error = float(np.mean((originals - reconstructions) ** 2))
+    shuffled = reconstructions[rng.permutation(len(originals))]
+    baseline = float(np.mean((originals - shuffled) ** 2))
+    line = (f"Reconstruction MSE over the {len(originals)} test images: {error:.5f} "
+            f"(random pairs (x, G(E(x'))): {baseline:.5f}, ratio {error / baseline:.2f})")
+    return Outcome({"reconstruction_mse": error, "random_pair_mse": baseline},
+                   [Figure("samples_reconstruction.png", grid)], [line])
 
+
+def generate(inputs: Inputs, rng: np.random.Generator) -> Outcome:
+    """Generated grids as the original's: categories (not digits) along the columns / down the rows."""
+    categorical, continuous = figures.generated_grids(inputs.cfg, inputs.model.generate, rng)
+    one = len(categorical) == 1
+    shown = [Figure("generated_imgs_categorical.png" if one else f"generated_imgs_categorical_c{v + 1}.png", grid)
+             for v, grid in enumerate(categorical)]
+    shown += [Figure(f"generated_imgs_cont_c{j + 1}.png", grid) for j, grid in enumerate(continuous)]
+    return Outcome(figures=shown)
+
+
+def misclassified(inputs: Inputs, classes: Classes | None) -> Outcome:
+    """Every misclassified test image, grouped by true digit, marked with the digit the model gave."""
+    if classes is None:
+        raise RunFolderError(MISCLASSIFIED_NEEDS)
+    images, labels = inputs.test.images, inputs.test.labels
+    grid, row_labels = figures.misclassified(images, labels, classes.predicted, inputs.test.n_classes, 30)
+    grid = vis.add_row_labels(grid, row_labels, images.shape[1])
+    wrong = int(np.sum(classes.predicted != labels))
+    line = f"{wrong} of {len(labels)} test images misclassified (mapping from {classes.mapping_source})"
+    return Outcome({"misclassified": wrong}, [Figure("misclassified.png", grid)], [line])
+
+
+# ---------------------------------------------------------------------------------------------------------
 
 def main(argv=None, out=None) -> int:
     out = out or sys.stdout
@@ -369,51 +473,58 @@ def main(argv=None, out=None) -> int:
     if not any(getattr(args, mode) for mode in MODES):
         parser.error("no mode given: choose one or more of " + ", ".join("--" + m for m in MODES))
     try:
-        run_dir = Path(args.model_dir).expanduser()
-        run = load_run_config(run_dir)  # fails early, before TensorFlow is imported, if not a run folder
-        if args.misclassified and len(run.model.categorical_dims) != 1:
-            raise RunFolderError("--misclassified needs a run with one categorical variable that classifies "
-                                 "the test labels (MNIST)")
-        if is_exported_folder(run_dir):
-            check_exported_folder(run_dir, args.iteration)
-        else:
-            choose_checkpoint(run_dir, args.iteration)  # one line if there is none (of that iteration)
-        json_path = Path(args.json).expanduser() if args.json else None
-        if json_path is not None and json_path.exists():
-            raise RunFolderError(f"{json_path} exists; choose another --json path (nothing is overwritten)")
-        if json_path is not None and not args.evaluate:
-            raise RunFolderError("--json writes the figures of --evaluate; add --evaluate")
-        for path in filter(None, (args.output_dir, json_path and json_path.parent)):
-            _check_can_make_folder(Path(path).expanduser())
-        if args.output_dir and not args.overwrite and any(Path(args.output_dir).expanduser().glob("*.png")):
-            raise RunFolderError(f"{args.output_dir} already holds PNG files; pass --overwrite to replace them "
-                                 f"or choose another --output_dir")
-        if not 0 < args.confidence < 1:
-            raise RunFolderError(f"--confidence must be between 0 and 1, got {args.confidence}")
+        request = check_arguments(args)
         import_tensorflow()
         print(device_line(), file=out, flush=True)
-        from .checkpoints import CheckpointError
-        try:
-            ev = Evaluation(run_dir, args.iteration, args.data_dir, out, args.output_dir, args.columns)
-        except CheckpointError as err:
-            raise RunFolderError(str(err)) from None
-        rng = np.random.default_rng(args.seed)
-        results = {}
-        if args.evaluate:
-            results.update(ev.evaluate())
-        if args.sample:
-            ev.sample(args.confidence, args.row_labels, rng)
-        if args.reconstruct:
-            results.update(ev.reconstruct(rng))
-        if args.generate:
-            ev.generate(rng)
-        if args.misclassified:
-            results["misclassified"] = ev.misclassified()
-        if json_path is not None:
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps({"run_dir": str(run_dir), **results}, indent=2) + "\n")
-            print(f"wrote {json_path}", file=out)
+        run_modes(request, out)
     except USER_ERRORS + (EncodingsError,) as err:
         print(f"evaluate_model.py: error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def run_modes(request: Request, out) -> None:
+    """Load the inputs, run the chosen modes in a fixed order (they share one random generator), write their
+    figures and print their lines; --json gets their values."""
+    from .checkpoints import CheckpointError
+    args = request.args
+
+    def say(text: str) -> None:
+        print(text, file=out, flush=True)
+
+    try:
+        inputs = load_inputs(request)
+    except CheckpointError as err:
+        raise RunFolderError(str(err)) from None
+    say(inputs.origin)
+    classes = read_classes(inputs)
+    if classes is not None and classes.mapping_source == MAPPING_FROM_LABELS:
+        say(mapping_note(inputs, classes))
+    samples_dir = Path(args.output_dir).expanduser() if args.output_dir else request.run_dir / "samples"
+    rng = np.random.default_rng(args.seed)
+    results = {}
+
+    def show(outcome: Outcome) -> None:
+        for figure in outcome.figures:
+            path = vis.save_png(samples_dir / figure.name, figure.grid)
+            say(f"wrote {path} ({figure.grid.shape[1]}x{figure.grid.shape[0]})")
+            if figure.note:
+                say(figure.note)
+        for line in outcome.lines:
+            say(line)
+        results.update(outcome.values)
+
+    if args.evaluate:
+        show(evaluate(inputs, classes))
+    if args.sample:
+        show(sample(inputs, classes, args.confidence, args.row_labels, args.columns, rng))
+    if args.reconstruct:
+        show(reconstruct(inputs, args.columns, rng))
+    if args.generate:
+        show(generate(inputs, rng))
+    if args.misclassified:
+        show(misclassified(inputs, classes))
+    if request.json_path is not None:
+        request.json_path.parent.mkdir(parents=True, exist_ok=True)
+        request.json_path.write_text(json.dumps({"run_dir": str(request.run_dir), **results}, indent=2) + "\n")
+        print(f"wrote {request.json_path}", file=out)

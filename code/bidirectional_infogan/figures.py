@@ -1,11 +1,67 @@
-"""The figures of evaluate_model.py, as functions from arrays to image grids (no model calls inside, except
-through the callables passed in)."""
+"""The image grids of the figures, shared by the training's log steps and evaluate_model.py: functions from
+arrays to grids (no model calls inside, except through the callables passed in)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import latent
 from . import visualization as vis
+
+# ---------------------------------------------------------------------------------------------------------
+# Generated images
+
+
+def generated_grids(cfg, generate, rng: np.random.Generator) -> tuple[list, list]:
+    """The generated figures, with categories (not digits) along the axes, as the original's: for each
+    categorical variable v, 10 rows x n_v columns (z and the continuous values fixed per row, value k of v in
+    column k); then for each continuous variable j, one row per value of the first categorical variable, j
+    swept along the columns. `generate` maps codes to images (G in inference mode). Returns (categorical grids,
+    continuous grids); the codes are drawn from `rng` in that order."""
+    categorical = []
+    for v, n in enumerate(cfg.categorical_dims):
+        codes = latent.categorical_grid_latent(cfg, rng, v)
+        categorical.append(vis.image_grid(generate(codes), len(codes) // n, n))
+    continuous = []
+    for j in range(cfg.continuous_dim):
+        codes = latent.continuous_grid_latent(cfg, rng, j)
+        rows = cfg.categorical_dims[0]
+        continuous.append(vis.image_grid(generate(codes), rows, len(codes) // rows))
+    return categorical, continuous
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Real images chosen by their codes (max-activating samples)
+
+
+def most_confident(images, probabilities: np.ndarray, per_row: int) -> np.ndarray:
+    """Row k: the `per_row` images that E puts in value k of a categorical variable with the highest
+    probability, most confident first (rows padded with black)."""
+    chosen = vis.most_confident_per_value(probabilities, per_row)
+    return vis.image_grid(vis.pick(images, chosen, per_row), len(chosen), per_row)
+
+
+def continuous_extremes(images, values: np.ndarray, groups: np.ndarray, n_groups: int, per_row: int,
+                        rows_per_end: int = 1) -> tuple[np.ndarray, list, list]:
+    """For each group k (e.g. the images classified as k; -1: in no group): `rows_per_end` rows of the images
+    with the smallest `values` (most extreme first), then `rows_per_end` rows of those with the largest.
+    Returns the grid and the (smallest, largest) index lists of each group."""
+    count = rows_per_end * per_row
+    largest, smallest = vis.extremes_per_value(values, groups, n_groups, count)
+    rows = []
+    for k in range(n_groups):
+        for end in (smallest[k], largest[k]):
+            rows += [end[r * per_row:(r + 1) * per_row] for r in range(rows_per_end)]
+    return vis.image_grid(vis.pick(images, rows, per_row), len(rows), per_row), smallest, largest
+
+
+def continuous_extremes_per_column(images, values: np.ndarray, categories: np.ndarray,
+                                   n_categories: int) -> np.ndarray:
+    """The original's training figure: column k = category k, with the image of the largest value in the top
+    row and the one of the smallest in the bottom row."""
+    largest, smallest = vis.extremes_per_value(values, categories, n_categories)
+    cells = vis.pick(images, largest, 1) + vis.pick(images, smallest, 1)
+    return vis.image_grid(cells, 2, n_categories)
 
 
 def samples_per_class(images, predicted: np.ndarray, n_classes: int, per_row: int, rng: np.random.Generator,
@@ -23,17 +79,8 @@ def samples_per_class(images, predicted: np.ndarray, n_classes: int, per_row: in
     return vis.image_grid(vis.pick(images, rows, per_row), len(rows), per_row), chosen
 
 
-def continuous_extremes(images, predicted: np.ndarray, confidence: np.ndarray, values: np.ndarray,
-                        n_classes: int, per_row: int, threshold: float) -> tuple[np.ndarray, list, list]:
-    """Two rows per class k, among the images confidently (> threshold) put in class k: the `per_row` with
-    the smallest value of the continuous variable (most extreme first), then the `per_row` with the largest.
-    Returns the grid and the (smallest, largest) index lists."""
-    confident = confidence > threshold
-    largest, smallest = vis.extremes_per_value(values, np.where(confident, predicted, -1), n_classes, per_row)
-    rows = []
-    for k in range(n_classes):
-        rows += [smallest[k], largest[k]]
-    return vis.image_grid(vis.pick(images, rows, per_row), 2 * n_classes, per_row), smallest, largest
+# ---------------------------------------------------------------------------------------------------------
+# Reconstructions and errors
 
 
 def reconstruction_pairs(images, labels: np.ndarray, reconstruct, n_classes: int, pairs_per_row: int,
@@ -54,10 +101,10 @@ def reconstruction_pairs(images, labels: np.ndarray, reconstruct, n_classes: int
 
 
 def misclassified(images, labels: np.ndarray, predicted: np.ndarray, n_classes: int,
-                  per_row: int) -> tuple[np.ndarray, list[str], int]:
+                  per_row: int) -> tuple[np.ndarray, list[str]]:
     """Every misclassified image, grouped by true class (each class starts a new row), each marked with the
-    class the model gave. Returns the RGB grid, one label per row (the true class on a block's first row)
-    and the number of rows."""
+    class the model gave. Returns the RGB grid and one label per row (the true class on a block's first
+    row)."""
     cells, row_labels = [], []
     for k in range(n_classes):
         wrong = np.flatnonzero((labels == k) & (predicted != k))
@@ -65,6 +112,5 @@ def misclassified(images, labels: np.ndarray, predicted: np.ndarray, n_classes: 
         marked = [vis.mark_corner(images[i], str(predicted[i]) if predicted[i] >= 0 else "?") for i in wrong]
         cells += marked + [None] * (rows * per_row - len(marked))
         row_labels += [str(k)] + [""] * (rows - 1)
-    n_rows = len(row_labels)
     cell_shape = images.shape[1:3] + (3,)
-    return vis.image_grid(cells, n_rows, per_row, cell_shape=cell_shape), row_labels, n_rows
+    return vis.image_grid(cells, len(row_labels), per_row, cell_shape=cell_shape), row_labels

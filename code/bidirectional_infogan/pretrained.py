@@ -136,13 +136,6 @@ class ExportedModel:
         return np.concatenate(out) if out else np.zeros((0,) + tuple(self.cfg.image_shape), np.float32)
 
 
-def load_exported(folder):
-    """(ExportedModel, iteration from results.json or None, run config) of an exported folder."""
-    results = check_exported_folder(folder)
-    run = load_run_config(folder)
-    return ExportedModel(folder, run.model), results.get("iteration"), run
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Building the plain networks
 

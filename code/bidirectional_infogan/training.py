@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from . import latent, visualization
+from . import latent
 from .checkpoints import DiskFullError, checkpoint_manager, is_disk_full, restore_newest, save_checkpoint
 from .config import RunConfig
 from .data.common import TrainingData, available_cpus, to_float
+from .log_step import log_figures
 from .model import BidirectionalInfoGAN
 from .progress import Progress
 from .tf_setup import describe_device, device_line
@@ -113,7 +114,8 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
                     if is_log_step:
                         progress.message(f"Iteration: {step}; D_loss: {values['D_loss']:.4}; "
                                          f"G_loss: {values['G_loss']:.4}")
-                        scores = log_figures(model, writer, step, images, data, run_dir)
+                        scores = log_figures(model, writer, step, images, data, run_dir,
+                                             stream_rng(tcfg.seed, FIGURE_STREAM, step))
                         if scores:
                             progress.message(f"  {scores}")
                     writer.flush()
@@ -204,80 +206,3 @@ def _processor_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def log_figures(model: BidirectionalInfoGAN, writer, step: int, batch_images: np.ndarray,
-                data: TrainingData, run_dir: Path) -> str:
-    """The log-step figures: generated grids and reconstructions to TensorBoard (networks in inference
-    mode), max-activating validation samples to samples_disc/ and samples_cont/, and, where the validation
-    images have labels, how well each categorical variable classifies them. Returns a line for the log."""
-    cfg = model.cfg
-    rng = stream_rng(model.train_cfg.seed, FIGURE_STREAM, step)
-    with writer.as_default(step=step):
-        for v, n in enumerate(cfg.categorical_dims):
-            images = model.generate(latent.categorical_grid_latent(cfg, rng, v))
-            tf.summary.image(f"image_categorical_{v}", visualization.image_grid(images, 10, n)[None])
-        for j in range(cfg.continuous_dim):
-            images = model.generate(latent.continuous_grid_latent(cfg, rng, j))
-            rows = cfg.categorical_dims[0]
-            tf.summary.image(f"image_continuous_{j}",
-                             visualization.image_grid(images, rows, len(latent.CONTINUOUS_SWEEP))[None])
-        originals = batch_images[:50]
-        reconstructions = model.generate(model.encode(originals))
-        tf.summary.image("image_reconstruction", visualization.pair_grid(originals, reconstructions, 5, 10)[None])
-    parts = latent.split_latent(cfg, model.encode(data.validation_images))
-    save_validation_samples(parts, data.validation_images, step, run_dir)
-    if data.validation_labels is None or len(data.validation_labels) == 0:
-        return ""
-    return log_validation_scores(parts, data.validation_labels, writer, step)
-
-
-def log_validation_scores(parts: latent.LatentParts, labels: np.ndarray, writer, step: int) -> str:
-    """TensorBoard scalars validation/accuracy_c<v> (best one-to-one mapping of the values of categorical
-    variable v to the labels, Hungarian algorithm) and validation/nmi_c<v>. Labels are not used in training."""
-    from . import evaluation
-    n_labels = int(labels.max()) + 1
-    scores = []
-    with writer.as_default(step=step):
-        for score in evaluation.score_categorical_variables(parts.categorical, labels, n_labels):
-            v = score["variable"]
-            tf.summary.scalar(f"validation/accuracy_c{v}", score["accuracy"])
-            tf.summary.scalar(f"validation/nmi_c{v}", score["nmi"])
-            scores.append(f"c{v} {score['accuracy']:.2%}")
-    return "validation accuracy (Hungarian mapping): " + ", ".join(scores)
-
-
-def save_validation_samples(parts: latent.LatentParts, validation_images: np.ndarray, step: int,
-                            run_dir: Path) -> None:
-    """Max-activating validation images.
-
-    samples_disc/<step>_d<v>.png: row k = the 10 validation images most confidently put in category k of
-    categorical variable v.
-    samples_cont/<step>_c<j>.png, with one categorical variable (MNIST, as the original): for each category
-    (columns), the image with the largest (top row) and the smallest (bottom row) value of continuous
-    variable j. With several categorical variables (CelebA, SVHN, as the original's result pages): two rows
-    of the 20 images with the smallest values, then two rows of the 20 with the largest.
-    """
-    for v, probabilities in enumerate(parts.categorical):
-        chosen = visualization.most_confident_per_value(probabilities, 10)
-        grid = visualization.image_grid(visualization.pick(validation_images, chosen, 10), len(chosen), 10)
-        _save_new(Path(run_dir) / "samples_disc" / f"{step}_d{v + 1}.png", grid)
-    per_category = len(parts.categorical) == 1
-    groups = parts.categorical[0].argmax(axis=1) if per_category else np.zeros(len(validation_images), int)
-    n_groups = parts.categorical[0].shape[1] if per_category else 1
-    for j in range(parts.continuous.shape[1]):
-        if per_category:
-            largest, smallest = visualization.extremes_per_value(parts.continuous[:, j], groups, n_groups)
-            cells = visualization.pick(validation_images, largest, 1) + visualization.pick(validation_images, smallest, 1)
-            grid = visualization.image_grid(cells, 2, n_groups)
-        else:
-            largest, smallest = visualization.extremes_per_value(parts.continuous[:, j], groups, 1, 20)
-            rows = [smallest[0][:10], smallest[0][10:], largest[0][:10], largest[0][10:]]
-            grid = visualization.image_grid(visualization.pick(validation_images, rows, 10), 4, 10)
-        _save_new(Path(run_dir) / "samples_cont" / f"{step}_c{j + 1}.png", grid)
-
-
-def _save_new(path: Path, grid) -> None:
-    """Write a PNG unless the file exists (a resumed run recomputes identical figures; keep the first)."""
-    if not path.exists():
-        visualization.save_png(path, grid)
