@@ -21,9 +21,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "code"))
+from bidirectional_infogan.datasets import DATASETS, TABLE2_DEFAULTS
 
 
 def layer_macs(model) -> int:
@@ -67,14 +66,10 @@ def measure(dataset: str, batch_size: int, iterations: int) -> dict:
     tf = import_tensorflow()
     import numpy as np
     from bidirectional_infogan import latent
-    from bidirectional_infogan.config import TrainConfig, mnist_model_config
+    from bidirectional_infogan.config import TrainConfig
     from bidirectional_infogan.model import BidirectionalInfoGAN
 
-    if dataset == "mnist":
-        cfg = mnist_model_config()
-    else:
-        from bidirectional_infogan.config import table2_model_config
-        cfg = table2_model_config(dataset)
+    cfg = DATASETS[dataset].default_model_config()
     tf.config.experimental.enable_op_determinism()  # as in training
     model = BidirectionalInfoGAN(cfg, TrainConfig(batch_size=batch_size))
     rng = np.random.default_rng(0)
@@ -104,13 +99,15 @@ def report(result: dict, label: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", choices=("mnist", "svhn", "celeba"), default="mnist")
-    parser.add_argument("--batch_size", type=int, default=None, help="default: 128 (MNIST), 32 (others)")
+    parser.add_argument("--dataset", choices=tuple(DATASETS), default="mnist")
+    parser.add_argument("--batch_size", type=int, default=None,
+                        help=f"default: {DATASETS['mnist'].defaults['batch_size']} (MNIST), "
+                             f"{TABLE2_DEFAULTS['batch_size']} (others)")
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--no-baseline", action="store_true", help="skip the default-kernels comparison")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child-process output
     args = parser.parse_args()
-    batch = args.batch_size or (128 if args.dataset == "mnist" else 32)
+    batch = args.batch_size or DATASETS[args.dataset].defaults["batch_size"]
 
     result = measure(args.dataset, batch, args.iterations)
     if args.json:

@@ -12,22 +12,18 @@ instead of starting anew.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "code"))
-
-from bidirectional_infogan import cli  # noqa: E402
+from bidirectional_infogan import cli
+from bidirectional_infogan.datasets import DATASETS
 
 
 def paper_settings(dataset: str = "mnist") -> dict:
     """The defaults of code/train_<dataset>.py that shape training (not the loop, data folder, log folder, seed)."""
-    defaults = importlib.import_module(f"train_{dataset}").SCRIPT.defaults
-    return {name: value for name, value in defaults.items()
+    return {name: value for name, value in DATASETS[dataset].defaults.items()
             if name not in cli.RESUMABLE_FLAGS + ("log_dir", "seed", "cache_dir")}
 
 
@@ -55,8 +51,9 @@ if __name__ == "__main__":
         print("usage: python scripts/find_paper_run.py RUNS_DIR [SEED]   (see --help)", file=sys.stderr)
         sys.exit(2)
     dataset = os.environ.get("DATASET", "mnist")
-    if dataset not in ("mnist", "svhn", "celeba"):
-        print(f"find_paper_run.py: DATASET must be mnist, svhn or celeba, not '{dataset}'", file=sys.stderr)
+    if dataset not in DATASETS:
+        *others, last = DATASETS
+        print(f"find_paper_run.py: DATASET must be {', '.join(others)} or {last}, not '{dataset}'", file=sys.stderr)
         sys.exit(2)
     runs = paper_settings_runs(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else None, dataset)
     for run_dir in runs[:1] if len(sys.argv) == 3 else runs:

@@ -1,7 +1,7 @@
 """What the training scripts share: the command-line flags, new runs and resumed runs, and one-line errors.
 
-A training script describes its data set with a `TrainingScript` (defaults, extra flags, how to build the
-model config, how to load the data) and calls `main(script)`.
+A training script calls `main(dataset)` with its data set's entry of datasets.py (defaults, its own flags,
+help texts, how to build the model config and load the data).
 """
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ import dataclasses
 import shlex
 import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
-from .config import ACTIVATIONS, INITIALISATIONS, ConfigError, ModelConfig, RunConfig, TrainConfig
+from .config import ACTIVATIONS, INITIALISATIONS, ConfigError, RunConfig, TrainConfig
 from .data.common import DataError
 from .run_folder import (RunFolderError, create_run_folder, list_checkpoints, load_run_config, lock_run_folder,
                          record_command, write_run_files)
 from .tf_setup import describe_device, import_tensorflow
+
+if TYPE_CHECKING:
+    from .datasets import Dataset
 
 # Errors whose message is shown to the user as one line (no traceback), exit code 2.
 USER_ERRORS = (ConfigError, DataError, RunFolderError)
@@ -62,63 +64,11 @@ non_negative_float = _number(float, lambda v: v >= 0, "at least 0")
 seed_int = _number(int, lambda v: 0 <= v < 2 ** 32, f"in 0..{2 ** 32 - 1}")
 
 
-@dataclass
-class TrainingScript:
-    """One data set's training script."""
-
-    dataset: str
-    description: str
-    defaults: dict  # flag -> default value (every flag of the script)
-    build_model_config: Callable[[dict], ModelConfig]
-    load_data: Callable[[dict, int], object]  # (data options, validation size) -> training.TrainingData
-    data_options: Callable[[dict], dict]  # flag values -> the data options stored in config.json
-    add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
-    epilog: str = ""
-    data_dir_help: str = "folder with the data set files"
-
-
-COMMON_DEFAULTS = dict(
-    batch_size=128, lr_d=1e-4, lr_g=5e-4, beta1_g=0.5, beta1_d=0.5, num_z=16, d_activation="elu",
-    g_activation="elu", e_activation="elu", lr_red=5.0, max_iter=30000, seed=12345, info_weight=1.0,
-    init="original", validation_size=5000, data_dir=None, log_dir="log_dir", log_every=5000, checkpoint_every=10000,
-    scalars_every=100, keep_checkpoints=2, stop_after=None, op_determinism="on",
-)
-
-
-TABLE2_DEFAULTS = dict(
-    COMMON_DEFAULTS, batch_size=32, lr_d=1e-4, lr_g=1e-4, num_z=64, num_categorical=4, categorical_values=10,
-    num_continuous=4, d_noise=False,
-)
-
-
-def add_table2_arguments(parser: argparse.ArgumentParser, defaults: dict) -> None:
-    """The latent-code and noise flags of the table-2 networks (CelebA, SVHN)."""
-    group = parser.add_argument_group("latent code and noise (table 2)")
-    group.add_argument("--num_categorical", type=positive_int,
-                       help=f"number of categorical variables (default {defaults['num_categorical']})")
-    group.add_argument("--categorical_values", type=positive_int,
-                       help=f"values of each categorical variable (default {defaults['categorical_values']})")
-    group.add_argument("--num_continuous", type=positive_int,
-                       help=f"number of continuous variables (default {defaults['num_continuous']})")
-    group.add_argument("--d_noise", action="store_true", default=None,
-                       help="add table 1's Gaussian noise to D (stddev 0.3 after the first layer of each "
-                            "branch, 0.5 after the others); table 2 has none, so it is off by default")
-
-
-def table2_model_config_from_flags(dataset: str, flags: dict) -> ModelConfig:
-    from .config import table2_model_config
-    return table2_model_config(
-        dataset, d_noise=bool(flags["d_noise"]), z_dim=flags["num_z"],
-        categorical_dims=(flags["categorical_values"],) * flags["num_categorical"],
-        continuous_dim=flags["num_continuous"], g_activation=flags["g_activation"],
-        e_activation=flags["e_activation"], d_activation=flags["d_activation"], initialisation=flags["init"])
-
-
-def build_parser(script: TrainingScript) -> argparse.ArgumentParser:
-    d = script.defaults
+def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
+    d = dataset.defaults
     parser = OneLineErrorParser(
-        prog=f"train_{script.dataset}.py", description=textwrap.fill(script.description, 100),
-        epilog="\n".join(textwrap.fill(line, 100) for line in script.epilog.splitlines()),
+        prog=f"train_{dataset.name}.py", description=textwrap.fill(dataset.description, 100),
+        epilog="\n".join(textwrap.fill(line, 100) for line in dataset.epilog.splitlines()),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     # Every flag defaults to None so that we can tell which ones the user gave (for --resume).
     opt = parser.add_argument_group("optimisation (defaults: the paper's)")
@@ -150,14 +100,14 @@ def build_parser(script: TrainingScript) -> argparse.ArgumentParser:
                      help="weight initialisation of D and E: 'original' reproduces the original code "
                           "(stddev sqrt(2 / kernel height) for convolutions), 'he' is true He "
                           f"initialisation, sqrt(2 / fan_in) (default {d['init']})")
-    script.add_arguments(parser)
+    dataset.add_arguments(parser)
     run = parser.add_argument_group("data, logging and checkpoints")
-    run.add_argument("--data_dir", help=script.data_dir_help)
+    run.add_argument("--data_dir", help=dataset.data_dir_help)
     run.add_argument("--validation_size", type=positive_int,
                      help="images held out of training for the figures of the validation set: the first N "
                           "training images (MNIST, SVHN) or of the validation partition (CelebA) "
                           f"(default {d['validation_size']})")
-    run.add_argument("--log_dir", help=f"runs are written to LOG_DIR/{script.dataset}/{script.dataset}_<timestamp> "
+    run.add_argument("--log_dir", help=f"runs are written to LOG_DIR/{dataset.name}/{dataset.name}_<timestamp> "
                                        f"(default {d['log_dir']})")
     run.add_argument("--log_every", type=positive_int,
                      help=f"iterations between figures and the printed losses (default {d['log_every']})")
@@ -176,24 +126,24 @@ def build_parser(script: TrainingScript) -> argparse.ArgumentParser:
     return parser
 
 
-def build_run(script: TrainingScript, flags: dict) -> RunConfig:
+def build_run(dataset: Dataset, flags: dict) -> RunConfig:
     """The RunConfig that the flag values describe (validated)."""
     train = TrainConfig(batch_size=flags["batch_size"], lr_d=flags["lr_d"], lr_g=flags["lr_g"],
                         beta1_d=flags["beta1_d"], beta1_g=flags["beta1_g"], lr_red=flags["lr_red"],
                         max_iter=flags["max_iter"], info_weight=flags["info_weight"], seed=flags["seed"],
                         validation_size=flags["validation_size"])
     train.validate()
-    model = script.build_model_config(flags)
+    model = dataset.build_model_config(flags)
     model.validate()
     loop = {name: flags.get(name) for name in LOOP_FLAGS}
-    return RunConfig(model=model, train=train, data=script.data_options(flags), loop=loop, flags=flags)
+    return RunConfig(model=model, train=train, data=dataset.data_options(flags), loop=loop, flags=flags)
 
 
-def _resumed_run(script: TrainingScript, run_dir: str, given: dict) -> RunConfig:
+def _resumed_run(dataset: Dataset, run_dir: str, given: dict) -> RunConfig:
     saved = load_run_config(run_dir)
     saved = dataclasses.replace(saved, flags={**OLD_RUN_FLAGS, **saved.flags})
-    if saved.model.dataset != script.dataset:
-        raise RunFolderError(f"{run_dir} is a {saved.model.dataset} run, not a {script.dataset} run")
+    if saved.model.dataset != dataset.name:
+        raise RunFolderError(f"{run_dir} is a {saved.model.dataset} run, not a {dataset.name} run")
     changed = [name for name, value in given.items()
                if name not in RESUMABLE_FLAGS and name != "resume" and saved.flags.get(name) != value]
     if changed:
@@ -202,9 +152,9 @@ def _resumed_run(script: TrainingScript, run_dir: str, given: dict) -> RunConfig
                           f"differs from the run's {saved.flags.get(name)} (only "
                           f"{', '.join('--' + f for f in RESUMABLE_FLAGS)} may change)")
     saved_flags = {k: v for k, v in saved.flags.items() if k != "stop_after"}  # a stop applies once
-    flags = {**script.defaults, **saved_flags, **given}
+    flags = {**dataset.defaults, **saved_flags, **given}
     flags.pop("resume", None)
-    run = build_run(script, flags)
+    run = build_run(dataset, flags)
     if (run.model, run.train) != (saved.model, saved.train):
         raise ConfigError(f"the settings in {run_dir}/config.json do not match its flags; resume refused")
     return run
@@ -221,14 +171,14 @@ def _is_whole(prefix: str, iteration: int) -> bool:
     return True
 
 
-def main(script: TrainingScript, argv=None) -> int:
+def main(dataset: Dataset, argv=None) -> int:
     """Parse the flags, then train a new run or resume one. Returns the exit code."""
     with contextlib.ExitStack() as held:  # the run folder's lock, released when main returns
-        return _main(script, argv, held)
+        return _main(dataset, argv, held)
 
 
-def _main(script: TrainingScript, argv, held: contextlib.ExitStack) -> int:
-    parser = build_parser(script)
+def _main(dataset: Dataset, argv, held: contextlib.ExitStack) -> int:
+    parser = build_parser(dataset)
     args = parser.parse_args(argv)
     given = {name: value for name, value in vars(args).items() if value is not None}
     for name in ("data_dir", "cache_dir"):  # stored absolute, so that --resume and evaluation work from anywhere
@@ -238,7 +188,7 @@ def _main(script: TrainingScript, argv, held: contextlib.ExitStack) -> int:
         # Everything that can be wrong with the input is checked before TensorFlow is imported.
         if args.resume:
             run_dir = Path(args.resume).expanduser()
-            run = _resumed_run(script, args.resume, given)
+            run = _resumed_run(dataset, args.resume, given)
             saved_iterations = list_checkpoints(run_dir)
             if not saved_iterations:
                 raise RunFolderError(f"{run_dir} has no checkpoint to resume from")
@@ -255,21 +205,21 @@ def _main(script: TrainingScript, argv, held: contextlib.ExitStack) -> int:
                       flush=True)
                 return 0
         else:
-            run = build_run(script, {**script.defaults, **given})
-        data = script.load_data(run.data, run.train.validation_size)
+            run = build_run(dataset, {**dataset.defaults, **given})
+        data = dataset.load_training_data(run.data, run.train.validation_size)
         if run.train.batch_size > len(data.train_images):
             raise ConfigError(f"--batch_size {run.train.batch_size} is larger than the "
                               f"{len(data.train_images)} training images")
         import_tensorflow()
         if not args.resume:
             run = dataclasses.replace(run, device=describe_device())  # config.json records it
-            run_dir = create_run_folder(run.flags["log_dir"], script.dataset)
+            run_dir = create_run_folder(run.flags["log_dir"], dataset.name)
             held.enter_context(lock_run_folder(run_dir))
             write_run_files(run_dir, run, run.flags)
         print(f"Run folder: {run_dir}", flush=True)
         from .training import LoopSettings, train
         from .checkpoints import CheckpointError, DiskFullError
-        resume_command = shlex.join(["python", f"code/train_{script.dataset}.py", "--resume", str(run_dir)])
+        resume_command = shlex.join(["python", f"code/train_{dataset.name}.py", "--resume", str(run_dir)])
         try:
             # a resume goes into command.txt once it has restored a checkpoint, not when it fails before
             train(run, data, run_dir, LoopSettings(**run.loop), resume=bool(args.resume),

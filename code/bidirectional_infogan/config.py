@@ -118,7 +118,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (defaults: the paper's MNIST run)."""
+    """Optimisation settings. The defaults are the paper's MNIST run, the same values as the MNIST flags'
+    defaults in datasets.py (tests/test_datasets.py keeps them equal), so that TrainConfig() is that run."""
 
     batch_size: int = 128
     lr_d: float = 1e-4

@@ -1,4 +1,5 @@
-"""What every data loader shares: the error type and the pixel conversion."""
+"""What every data loader shares: the error type, the pixel conversion, the download cache folder, the CPU count,
+and what a loader hands to training (`TrainingData`) and to evaluation (`TestSet`)."""
 
 import os
 from dataclasses import dataclass
@@ -47,3 +48,15 @@ class TrainingData:
     train_images: np.ndarray
     validation_images: np.ndarray
     validation_labels: np.ndarray | None = None
+
+
+@dataclass
+class TestSet:
+    """The test images that a trained run is evaluated on, with what is known about them."""
+
+    images: np.ndarray  # uint8 (N, H, W, C)
+    labels: np.ndarray | None  # int64 (N,): the digit of each image (MNIST, SVHN); None for CelebA
+    n_classes: int
+    class_names: list
+    attributes: np.ndarray | None = None  # (N, A) in {0, 1} (CelebA)
+    attribute_names: list | None = None
