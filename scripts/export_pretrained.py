@@ -27,13 +27,9 @@ this script made. The folder is written under a temporary name and renamed into 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "code"))
-
-from bidirectional_infogan.cli import USER_ERRORS, OneLineErrorParser, positive_int  # noqa: E402
-from bidirectional_infogan.evaluate_cli import EncodingsError  # noqa: E402
+from bidirectional_infogan.cli import USER_ERRORS, OneLineErrorParser, positive_int
+from bidirectional_infogan.evaluate_cli import EncodingsError
 
 
 def build_parser():

@@ -55,12 +55,9 @@ import numpy as np
 import scipy.io
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "code"))
-
-from bidirectional_infogan.data.common import DataError  # noqa: E402
-from bidirectional_infogan.data.mnist import load_mnist  # noqa: E402
-from bidirectional_infogan.progress import Progress  # noqa: E402
+from bidirectional_infogan.data.common import DataError
+from bidirectional_infogan.data.mnist import load_mnist
+from bidirectional_infogan.progress import Progress
 
 # Ten clearly different colours (the closest pair, yellow and orange, are 107 apart in RGB).
 PALETTE = {

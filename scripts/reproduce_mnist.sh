@@ -42,7 +42,7 @@ find_run() { python scripts/find_paper_run.py "$runs_dir" "$seed"; }
 read -r -a train_flags <<< "${TRAIN_FLAGS:-}"
 # Refuse a TRAIN_FLAGS that changes training before hours of training, not after.
 python -c '
-import sys; sys.path.insert(0, "code")
+import sys
 from bidirectional_infogan.cli import LOOP_FLAGS
 bad = [a for a in sys.argv[1:] if a.startswith("--") and a[2:].split("=")[0] not in LOOP_FLAGS]
 if bad:

@@ -40,8 +40,7 @@ if [ -z "$mnist_dir" ]; then
   if [ -d ../shared/data/mnist ]; then
     mnist_dir=$(realpath ../shared/data/mnist)
   else
-    mnist_dir=$(python -c 'import sys; sys.path.insert(0, "code")
-from bidirectional_infogan.data.mnist import default_cache_dir, ensure_downloaded
+    mnist_dir=$(python -c 'from bidirectional_infogan.data.mnist import default_cache_dir, ensure_downloaded
 ensure_downloaded(default_cache_dir()); print(default_cache_dir())')
   fi
 fi
@@ -49,7 +48,7 @@ fi
 read -r -a train_flags <<< "${TRAIN_FLAGS:---checkpoint_every 1000 --keep_checkpoints 40 --log_every 1000}"
 # Refuse a TRAIN_FLAGS that changes training before hours of training, not after.
 python -c '
-import sys; sys.path.insert(0, "code")
+import sys
 from bidirectional_infogan.cli import LOOP_FLAGS
 allowed = [f for f in LOOP_FLAGS if f != "stop_after"]  # ITERATIONS sets --stop_after
 bad = [a for a in sys.argv[1:] if a.startswith("--") and a[2:].split("=")[0] not in allowed]
@@ -69,7 +68,7 @@ if [ -z "$run_dir" ]; then
     "${train_flags[@]}"
   run_dir=$(find_run)
 else
-  reached=$(python -c 'import sys; sys.path.insert(0, "code")
+  reached=$(python -c 'import sys
 from bidirectional_infogan.run_folder import list_checkpoints
 print(max(list_checkpoints(sys.argv[1]), default=0))' "$run_dir")
   if [ "$reached" -lt "$iterations" ]; then

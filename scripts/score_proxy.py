@@ -39,11 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "code"))
-
-from bidirectional_infogan import evaluation  # noqa: E402
-from bidirectional_infogan.latent import join_latent, sample_latent, split_latent  # noqa: E402
+from bidirectional_infogan import evaluation
+from bidirectional_infogan.latent import join_latent, sample_latent, split_latent
 
 # factor in the factors file -> short name in the table; the categorical factors the variables are scored on
 FACTORS = {"digit": "digit", "stroke_colour": "stroke", "background_colour": "backgr", "neighbour_side": "neighb"}

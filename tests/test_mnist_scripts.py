@@ -14,7 +14,6 @@ import pytest
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
 
 import find_paper_run  # noqa: E402
 import mnist_results  # noqa: E402

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
 
 import export_pretrained  # noqa: E402
 from bidirectional_infogan import pretrained  # noqa: E402

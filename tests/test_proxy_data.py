@@ -19,7 +19,6 @@ from bidirectional_infogan.data import celeba, svhn
 from bidirectional_infogan.data.mnist import find_idx_file, load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
 
 import make_proxy_data as proxy  # noqa: E402
 

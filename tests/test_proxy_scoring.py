@@ -4,7 +4,6 @@ computations, and scripts/score_proxy.py end to end on a small proxy SVHN traine
 import itertools
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,6 @@ from bidirectional_infogan.config import table2_model_config
 from bidirectional_infogan.latent import split_latent
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "code"))
 
 import score_proxy  # noqa: E402
 

@@ -3,7 +3,6 @@ gives are the ones CI runs, the numbers are the measured ones, the links lead so
 names every module."""
 
 import re
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,7 +17,6 @@ def _option_strings(parser) -> set[str]:
 
 def test_every_flag_the_readme_and_docs_name_exists():
     from bidirectional_infogan import cli, evaluate_cli
-    sys.path.insert(0, str(ROOT / "code"))
     import train_celeba
     import train_mnist
     import train_svhn

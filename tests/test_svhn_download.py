@@ -6,9 +6,7 @@ import hashlib
 import http.server
 import re
 import socket
-import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +15,6 @@ from bidirectional_infogan.data import download, svhn
 from bidirectional_infogan.data.common import DataError
 from test_svhn_data import write_svhn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "code"))
 import train_svhn  # noqa: E402
 
 NAMES = ("train_32x32.mat", "test_32x32.mat", "extra_32x32.mat")

@@ -3,7 +3,6 @@ evaluate_model.py on the runs they make."""
 
 import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "code"))
 import train_celeba  # noqa: E402
 import train_svhn  # noqa: E402
 
