@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "code"))
+from bidirectional_infogan.data.common import DataError
+from bidirectional_infogan.evaluation_data import load_test_set
+from bidirectional_infogan.latent import split_latent
+from bidirectional_infogan.run_folder import RunFolderError, load_run_config
 
-from bidirectional_infogan.data.common import DataError  # noqa: E402
-from bidirectional_infogan.evaluation_data import load_test_set  # noqa: E402
-from bidirectional_infogan.run_folder import RunFolderError, load_run_config  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def ink_and_slant(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +62,7 @@ def describe_run(run_dir: Path, test) -> dict:
     run = load_run_config(run_dir)
     iteration = evaluation["iteration"]
     codes = np.load(run_dir / "test_codes" / f"iteration-{iteration}.npz")["codes"]
-    continuous = codes[:, run.model.z_dim + run.model.categorical_total:]
+    continuous = split_latent(run.model, codes).continuous
     ink, slant = ink_and_slant(test.images)
     variables = []
     for j in range(run.model.continuous_dim):

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "code"))
 
 
 def fail(message) -> None:
@@ -51,6 +50,7 @@ def main() -> None:
     except USER_ERRORS as err:
         fail(err)
     output = args.output or ROOT / "results" / f"mnist_trajectory_seed{run.train.seed}.json"
+    n_categories = run.model.categorical_dims[0]  # the values of the first categorical variable
     points = []
     for iteration in list_checkpoints(args.run_dir):
         try:
@@ -59,8 +59,8 @@ def main() -> None:
             fail(err)
         codes, _ = cached_test_codes(model, args.run_dir, iteration, test.images)
         categories = split_latent(run.model, codes).categorical[0].argmax(axis=1)
-        mapping = evaluation.hungarian_mapping(categories, test.labels, 10, 10)
-        report = evaluation.classification_report(categories, test.labels, 10, 10, mapping)
+        mapping = evaluation.hungarian_mapping(categories, test.labels, n_categories, test.n_classes)
+        report = evaluation.classification_report(categories, test.labels, n_categories, test.n_classes, mapping)
         points.append({"iteration": iteration, "accuracy": report["accuracy"], "nmi": report["nmi"],
                        "ari": report["ari"]})
         print(f"{iteration:>6}: accuracy {report['accuracy']:.2%}  NMI {report['nmi']:.3f}  ARI {report['ari']:.3f}",
