@@ -50,10 +50,10 @@ def test_table2_document_matches_code():
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The built networks against the paper's tables, transcribed by hand from the supplementary material
-# (as summarised in ../shared/reference/architectures.md next to the project, tables 1 and 2), read off the Keras layers and the graph that
-# connects them: nothing below goes through architecture.describe, the layer names or the architecture
-# documents.
+# The built networks against the paper's tables, transcribed by hand from the supplementary material (as
+# summarised in ../shared/reference/architectures.md next to the project, tables 1 and 2), read off the
+# Keras layers and the graph that connects them: nothing below goes through architecture.describe, the
+# layer names or the architecture documents.
 #
 # One row per weight layer, as the paper prints it, plus the output shape it leaves:
 #   (operation, kernel, stride, maps / units, BN, activation, noise, output)
@@ -63,7 +63,8 @@ def test_table2_document_matches_code():
 # printed in the tables and are passed over (the output shapes of the dense rows still pin them down).
 # The output shapes are not printed in the tables: they follow from the printed kernels and strides with the
 # original code's padding (VALID for the convolutions of E and D, SAME for G's transposed convolutions;
-# shared/reference/../shared/reference/original-behaviour.md, "Networks (MNIST)"): VALID gives floor((n - k) / s) + 1, SAME n * s.
+# ../shared/reference/original-behaviour.md, "Networks (MNIST)"): VALID gives floor((n - k) / s) + 1,
+# SAME n * s.
 
 N03, N05 = "N(0, 0.3)", "N(0, 0.5)"
 
