@@ -16,8 +16,7 @@ from . import evaluation, figures
 from . import visualization as vis
 from .cli import USER_ERRORS, OneLineErrorParser, positive_int, seed_int
 from .config import ModelConfig, RunConfig
-from .data.common import to_float
-from .evaluation_data import TestSet
+from .data.common import TestSet, to_float
 from .latent import LatentParts, split_latent
 from .pretrained import check_exported_folder, is_exported_folder
 from .run_folder import RunFolderError, choose_checkpoint, load_run_config
