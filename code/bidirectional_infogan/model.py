@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from . import latent, losses
 from .config import ModelConfig, TrainConfig
-from .data.common import to_float
+from .data.common import as_float
 from .networks import build_discriminator, build_encoder, build_generator
 
 
@@ -112,8 +112,7 @@ class BidirectionalInfoGAN:
         out = []
         for start in range(0, len(images), batch_size):
             chunk = images[start:start + batch_size]
-            chunk = to_float(np.asarray(chunk)) if np.asarray(chunk).dtype == np.uint8 else chunk
-            out.append(self._encode(tf.convert_to_tensor(chunk, tf.float32)).numpy())
+            out.append(self._encode(tf.convert_to_tensor(as_float(chunk), tf.float32)).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.cfg.latent_dim), np.float32)
 
     def generate(self, codes, batch_size: int = 1000) -> np.ndarray:

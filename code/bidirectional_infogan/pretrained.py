@@ -117,12 +117,10 @@ class ExportedModel:
     def encode(self, images, batch_size: int = BATCH_SIZE) -> np.ndarray:
         """E(x) for uint8 or float images (uint8 scaled to [0, 1] as in training), as flat codes."""
         import tensorflow as tf
-        from .data.common import to_float
+        from .data.common import as_float
         out = []
         for start in range(0, len(images), batch_size):
-            chunk = np.asarray(images[start:start + batch_size])
-            chunk = to_float(chunk) if chunk.dtype == np.uint8 else chunk
-            blocks = self._encode(tf.convert_to_tensor(chunk, tf.float32))
+            blocks = self._encode(tf.convert_to_tensor(as_float(images[start:start + batch_size]), tf.float32))
             out.append(latent_from_dict(self.cfg, {k: v.numpy() for k, v in blocks.items()}))
         return np.concatenate(out) if out else np.zeros((0, self.cfg.latent_dim), np.float32)
 
@@ -299,7 +297,7 @@ def parity(model, cfg, codes: np.ndarray, images: np.ndarray, exported: Exported
     activation there (first order: sigmoid s (1 - s), tanh 1 - t^2, linear 1; softmax 2 p_i (1 - p_i) times
     the largest tolerance of the row's logits, since dp_i = p_i (dl_i - sum_j p_j dl_j)), plus eps for the
     rounding of the activation itself (outputs are at most 1 in size, continuous ones a few)."""
-    from .data.common import to_float
+    from .data.common import as_float
     out = {}
 
     def compare(name, mine, theirs, tolerance):
@@ -312,7 +310,7 @@ def parity(model, cfg, codes: np.ndarray, images: np.ndarray, exported: Exported
     tolerance = s * (1 - s) * float32_tolerance(model.generator.layers, scale) + FLOAT32_EPS
     compare("generator", exported.generate(codes), model.generate(codes), tolerance)
 
-    floats = to_float(images) if images.dtype == np.uint8 else images
+    floats = as_float(images)
     trained = latent_to_dict(cfg, model.encode(floats))
     mine = latent_to_dict(cfg, exported.encode(floats))
     heads = _encoder_heads(model.encoder, cfg)

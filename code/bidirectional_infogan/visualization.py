@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .data.common import as_float
+
 SEPARATOR_VALUE = 0.5  # mid grey: visible between white-on-black digits and between faces
 
 
 def as_float_images(images) -> np.ndarray:
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        return images.astype(np.float32) / 255.0
-    return images.astype(np.float32)
+    """float32 images in [0, 1]: uint8 through data.common.to_float (the training's conversion), float cast."""
+    return as_float(images).astype(np.float32)
 
 
 def image_grid(images, rows: int, cols: int, separator: int = 1, empty_value: float = 0.0,

@@ -40,6 +40,12 @@ def to_float(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
+def as_float(images) -> np.ndarray:
+    """uint8 images through `to_float` (as in training); float images as they are (an array, not cast)."""
+    images = np.asarray(images)
+    return to_float(images) if images.dtype == np.uint8 else images
+
+
 @dataclass
 class TrainingData:
     """uint8 images (N, H, W, C) to train on, the validation images of the figures, and their labels where
