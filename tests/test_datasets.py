@@ -10,6 +10,9 @@ from bidirectional_infogan.config import TrainConfig, mnist_model_config, table2
 from bidirectional_infogan.data.common import DataError
 from bidirectional_infogan.datasets import DATASETS
 from bidirectional_infogan.evaluation_data import load_test_set
+from test_celeba_data import write_celeba
+from test_mnist_data import write_fake_mnist
+from test_svhn_data import write_svhn
 
 
 def test_the_registry_names_each_data_set_once():
@@ -42,3 +45,17 @@ def test_an_unknown_data_set_is_not_evaluated():
     run = dataclasses.replace(run, model=dataclasses.replace(run.model, dataset="cifar"))
     with pytest.raises(DataError, match="^evaluation of cifar runs is not supported$"):
         load_test_set(run)
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_labelled_is_whether_the_test_set_has_labels(name, tmp_path):
+    """An entry's `labelled` (pretrained.export scores a run on the test labels where it is set, without
+    loading CelebA's test set) agrees with what its test-set loader gives, here on small files."""
+    write = {"mnist": write_fake_mnist, "svhn": write_svhn, "celeba": write_celeba}[name]
+    dataset = DATASETS[name]
+    flags = dict(dataset.defaults, data_dir=str(write(tmp_path / name)), validation_size=2)
+    if name == "celeba":
+        flags["cache_dir"] = str(tmp_path / "cache")
+    test = load_test_set(cli.build_run(dataset, flags))
+    assert len(test.images) > 0
+    assert dataset.labelled == (test.labels is not None)

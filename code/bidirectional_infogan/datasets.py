@@ -32,6 +32,7 @@ class Dataset:
     data_options: Callable[[dict], dict]  # flag values -> the data options stored in config.json
     load_training_data: Callable[[dict, int], TrainingData]  # (data options, validation size)
     load_test_set: Callable[[RunConfig, str | None], TestSet]  # (run, data folder; None: the download cache)
+    labelled: bool  # its test set has class labels (TestSet.labels is not None): exports are scored on them
     add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None  # the data set's own flags
 
     def default_model_config(self) -> ModelConfig:
@@ -91,6 +92,7 @@ MNIST = Dataset(
     data_options=lambda flags: {"data_dir": flags["data_dir"]},
     load_training_data=_mnist_training_data,
     load_test_set=_mnist_test_set,
+    labelled=True,
 )
 
 
@@ -160,6 +162,7 @@ SVHN = Dataset(
     data_options=lambda flags: {"data_dir": flags["data_dir"], "use_extra": bool(flags["use_extra"])},
     load_training_data=_svhn_training_data,
     load_test_set=_svhn_test_set,
+    labelled=True,
     add_arguments=_add_svhn_arguments,
 )
 
@@ -227,6 +230,7 @@ CELEBA = Dataset(
                                 "cache_dir": flags["cache_dir"]},
     load_training_data=_celeba_training_data,
     load_test_set=_celeba_test_set,
+    labelled=False,  # attributes, no classes
     add_arguments=_add_celeba_arguments,
 )
 

@@ -36,7 +36,6 @@ RESULTS_FILE, ENCODINGS_FILE, CONFIG_FILE = "results.json", "encodings.txt", "co
 EXPORTED_BY = "scripts/export_pretrained.py"
 BATCH_SIZE = 1000  # encode() and generate() work in batches of this size (the accuracy in results.json too)
 PARITY_SAMPLES = 256  # codes and test images on which the exported networks are compared with the training ones
-LABELLED_DATASETS = ("mnist", "svhn")  # scored on their test labels; encodings.txt
 
 
 class ExportError(RunFolderError):
@@ -417,6 +416,7 @@ def export(run_dir, out_dir, iteration: int | None = None, data_dir=None, overwr
     import keras
     from .checkpoints import CheckpointError, load_trained_model
     from .data.common import DataError
+    from .datasets import DATASETS
     from .evaluation_data import load_test_set
     from .latent import sample_latent
 
@@ -426,7 +426,8 @@ def export(run_dir, out_dir, iteration: int | None = None, data_dir=None, overwr
         raise ExportError(str(err)) from None
     cfg = run.model
     test = None
-    if cfg.dataset in LABELLED_DATASETS:
+    dataset = DATASETS.get(cfg.dataset)
+    if dataset is not None and dataset.labelled:  # scored on the test labels; encodings.txt
         try:
             test = load_test_set(run, data_dir)
         except DataError as err:
