@@ -72,18 +72,27 @@ def test_prints_the_device(all_modes):
         assert first == "device: CPU (no GPU visible; for a GPU install see README)"
 
 
-def predictions(run_dir, labels):
-    codes = np.load(run_dir / "test_codes" / "iteration-40.npz")["codes"]
+@pytest.fixture(scope="module")
+def cached_codes(all_modes, run_copy):
+    """run_copy's cache of E's test-set codes, test_codes/iteration-40.npz, written by all_modes' --evaluate:
+    the tests that read it or expect it request this fixture (alone they would not find it)."""
+    cache = run_copy / "test_codes" / "iteration-40.npz"
+    assert cache.is_file()
+    return cache
+
+
+def predictions(cache, labels):
+    codes = np.load(cache)["codes"]
     categories = codes[:, 16:26].argmax(axis=1)
     mapping = evaluation.hungarian_mapping(categories, labels, 10, 10)
     return evaluation.apply_mapping(categories, mapping), codes
 
 
-def test_evaluate_reports_and_json(all_modes, run_copy, test_data):
+def test_evaluate_reports_and_json(all_modes, run_copy, cached_codes, test_data):
     out, figures = all_modes
     test, _ = test_data
     assert "No encodings.txt" in out and "Hungarian" in out
-    predicted, _ = predictions(run_copy, test.labels)
+    predicted, _ = predictions(cached_codes, test.labels)
     expected = float(np.mean(predicted == test.labels))
     assert figures["accuracy"] == pytest.approx(expected)
     assert f"Accuracy: {expected:.4f}" in out
@@ -96,10 +105,10 @@ def test_evaluate_reports_and_json(all_modes, run_copy, test_data):
     assert not (run_copy / "encodings.txt").exists()  # the user's file is never written
 
 
-def test_encodings_file_is_used(run_copy, mnist_dir, test_data):
+def test_encodings_file_is_used(run_copy, cached_codes, mnist_dir, test_data):
     """Entry i of encodings.txt is the category that encodes digit i (not the other way round)."""
     test, _ = test_data
-    _, codes = predictions(run_copy, test.labels)
+    _, codes = predictions(cached_codes, test.labels)
     categories = codes[:, 16:26].argmax(axis=1)
     encodings = [6, 5, 9, 2, 1, 8, 3, 0, 4, 7]
     digit_of_category = {category: digit for digit, category in enumerate(encodings)}
@@ -114,9 +123,9 @@ def test_encodings_file_is_used(run_copy, mnist_dir, test_data):
     assert "test codes from the cache" in out
 
 
-def test_sample_layouts(all_modes, run_copy, test_data):
+def test_sample_layouts(all_modes, run_copy, cached_codes, test_data):
     test, index = test_data
-    predicted, codes = predictions(run_copy, test.labels)
+    predicted, codes = predictions(cached_codes, test.labels)
     pixels = np.asarray(Image.open(run_copy / "samples" / "samples_categorical.png"))
     assert pixels.shape[::-1] == grid_size(20, 30)  # as the original: each digit on two rows of 30
     for row in range(20):
@@ -127,11 +136,11 @@ def test_sample_layouts(all_modes, run_copy, test_data):
     assert np.asarray(Image.open(run_copy / "samples" / "sample_cont_c1.png")).shape[::-1] == grid_size(20, 30)
 
 
-def test_continuous_extremes_content(run_copy, mnist_dir, test_data, tmp_path):
+def test_continuous_extremes_content(run_copy, cached_codes, mnist_dir, test_data, tmp_path):
     """Rows 2k and 2k+1: confidently classified images of digit k with the smallest, then the largest c1
     (a low --confidence, because a 40-iteration model is rarely 99.6% sure)."""
     test, index = test_data
-    predicted, codes = predictions(run_copy, test.labels)
+    predicted, codes = predictions(cached_codes, test.labels)
     code, out = run_main(["--model_dir", run_copy, "--sample", "--confidence", "0.2", "--data_dir", mnist_dir,
                           "--output_dir", tmp_path])
     assert code == 0, out
@@ -195,7 +204,7 @@ def test_misclassified_layout(all_modes, run_copy, test_data):
     assert np.any((first[..., 0] > 200) & (first[..., 1] < 120))  # the red label of the predicted digit
 
 
-def test_cache_is_recomputed_when_the_checkpoint_changes(run_copy, mnist_dir, tmp_path):
+def test_cache_is_recomputed_when_the_checkpoint_changes(run_copy, cached_codes, mnist_dir, tmp_path):
     copy = tmp_path / "run"
     writable_run_copy(run_copy, copy, real_copies=["checkpoints/iteration-40.data-*"])  # overwritten below
     cache = copy / "test_codes" / "iteration-40.npz"
