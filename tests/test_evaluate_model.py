@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bidirectional_infogan import evaluation
 from bidirectional_infogan.data.mnist import load_mnist
 from bidirectional_infogan.evaluate_cli import main
-from conftest import writable_run_copy
+from conftest import best_match_predictions, writable_run_copy
 
 # Every test here uses the shared trained run (conftest.trained_run) and evaluates it.
 pytestmark = pytest.mark.slow
@@ -82,10 +81,10 @@ def cached_codes(all_modes, run_copy):
 
 
 def predictions(cache, labels):
+    """Each test image's digit under the best one-to-one mapping of categories to digits (computed here, not by
+    the evaluation module that evaluate_model.py uses), and the cached codes."""
     codes = np.load(cache)["codes"]
-    categories = codes[:, 16:26].argmax(axis=1)
-    mapping = evaluation.hungarian_mapping(categories, labels, 10, 10)
-    return evaluation.apply_mapping(categories, mapping), codes
+    return best_match_predictions(codes[:, 16:26].argmax(axis=1), labels, 10, 10), codes
 
 
 def test_evaluate_reports_and_json(all_modes, run_copy, cached_codes, test_data):
