@@ -114,3 +114,29 @@ def test_the_project_layout_names_every_module():
     for module in modules:
         assert re.search(rf"(?<![\w.]){re.escape(module.name)}", package_lines), module
     assert "\ndocs/ " in layout
+
+
+def test_the_svhn_proxy_table_is_the_measured_one():
+    """Each row of the README's SVHN-proxy table, recomputed from results/svhn_proxy.json (written by
+    scripts/reproduce_proxy.sh): the best categorical variable per score, ranges over the four variables."""
+    import json
+    result = json.loads((ROOT / "results" / "svhn_proxy.json").read_text())
+    points = {point["iteration"]: point for point in result["iterations"]}
+    rows = re.findall(r"^\| ([\d,]+) \| ([\d.]+)% / ([\d.]+) \| ([\d.]+) / ([\d.]+) \| ([\d.]+)-([\d.]+)% \| "
+                      r"([\d.]+)-([\d.]+) \| ([\d.]+) / ([\d.]+) \|$", README, flags=re.MULTILINE)
+    assert len(rows) >= 5 and int(rows[-1][0].replace(",", "")) == max(points) == 20000
+    for row in rows:
+        point = points[int(row[0].replace(",", ""))]
+        categorical, generator = point["categorical"], point["generator"]["categorical"]
+        recovered = [g["recovered"] * 100 for g in generator]
+        visible = [g["visible_change"] for g in generator]
+
+        def best_eta(factor):
+            return max(c["eta"][factor] for c in point["continuous"])
+        expected = (f"{max(c['accuracy_digit'] for c in categorical) * 100:.1f}",
+                    f"{max(c['nmi']['digit'] for c in categorical):.3f}",
+                    f"{max(c['nmi']['stroke_colour'] for c in categorical):.3f}",
+                    f"{max(c['nmi']['background_colour'] for c in categorical):.3f}",
+                    f"{min(recovered):.1f}", f"{max(recovered):.1f}", f"{min(visible):.2f}", f"{max(visible):.2f}",
+                    f"{best_eta('background_colour'):.2f}", f"{best_eta('stroke_colour'):.2f}")
+        assert tuple(row[1:]) == expected, row[0]
