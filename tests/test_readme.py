@@ -140,3 +140,20 @@ def test_the_svhn_proxy_table_is_the_measured_one():
                     f"{min(recovered):.1f}", f"{max(recovered):.1f}", f"{min(visible):.2f}", f"{max(visible):.2f}",
                     f"{best_eta('background_colour'):.2f}", f"{best_eta('stroke_colour'):.2f}")
         assert tuple(row[1:]) == expected, row[0]
+
+
+def test_the_celeba_proxy_table_is_the_measured_one():
+    """The README's CelebA-proxy AUC table, recomputed from results/celeba_proxy_attributes.json (evaluate_model.py
+    --evaluate --json, written by scripts/reproduce_proxy.sh celeba) and the meaning of each attribute column
+    that scripts/make_proxy_data.py gives it."""
+    import json
+    from make_proxy_data import ATTRIBUTE_FACTORS
+    rows = json.loads((ROOT / "results" / "celeba_proxy_attributes.json").read_text())["attributes"]
+    groups = {"digit": "is digit k", "background": "background colour k", "random": "random fair coin"}
+    readme_rows = re.findall(r"^\| (is digit k|background colour k|random fair coin) \((\d+) columns\) \| "
+                             r"([\d.]+) \| ([\d.]+)-([\d.]+) \|$", README, flags=re.MULTILINE)
+    assert sorted(row[0] for row in readme_rows) == sorted(groups.values())
+    for factor, label in groups.items():
+        auc = [row["auc"] for row in rows if ATTRIBUTE_FACTORS[row["attribute"]][0] == factor]
+        expected = (label, str(len(auc)), f"{sum(auc) / len(auc):.3f}", f"{min(auc):.3f}", f"{max(auc):.3f}")
+        assert expected in readme_rows
