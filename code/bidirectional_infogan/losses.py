@@ -14,7 +14,14 @@ HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def safe_log(x):
-    return tf.math.log(x + LOG_EPSILON)
+    """ln(x + 1e-8) for x >= 0.
+
+    The maximum with 0 changes no value (x is a probability or 1 minus one); it is there because inside a
+    tf.function, Grappler's constant folding rewrites (1 - p) + 1e-8 as (1 + 1e-8) - p, and 1 + 1e-8 rounds to 1
+    in float32: the epsilon vanished, and a D output of exactly 1.0 (a sigmoid of a logit above about 17) gave
+    ln(0) = -inf and NaN gradients. Grappler does not move constants across a maximum.
+    """
+    return tf.math.log(tf.maximum(x, 0.0) + LOG_EPSILON)
 
 
 def discriminator_loss(d_real, d_fake):
