@@ -59,12 +59,14 @@ def _state(model):
     return variables, [v.numpy().copy() for v in variables]
 
 
-def test_one_step_updates_d_from_d_loss_and_g_e_from_g_loss():
+@pytest.mark.parametrize("d_batch_statistics", ["separate", "joint"])
+def test_one_step_updates_d_from_d_loss_and_g_e_from_g_loss(d_batch_statistics):
     """Recompute the gradients independently (same forward pass, same noise), then check every weight
     against Adam's first step, w - lr * g / (|g| + eps / sqrt(1 - beta2)), within the error that float32
-    gradients from another code path can cause (adam_first_step_tolerance)."""
+    gradients from another code path can cause (adam_first_step_tolerance). 'separate' calls D once on the real
+    pairs and once on the generated ones (the original); 'joint' calls it once on both."""
     cfg = mnist_model_config(initialisation="he")  # see GRADIENT_REL
-    tcfg = TrainConfig(batch_size=16, seed=7)
+    tcfg = TrainConfig(batch_size=16, seed=7, d_batch_statistics=d_batch_statistics)
     model = BidirectionalInfoGAN(cfg, tcfg)
     rng = np.random.default_rng(0)
     images = rng.random((16, 28, 28, 1), dtype=np.float32)
@@ -85,8 +87,13 @@ def test_one_step_updates_d_from_d_loss_and_g_e_from_g_loss():
         code = tf.concat([z, c], axis=1)
         fake = model.generator(code, training=True)
         real_code = model.encoder(images, training=True)
-        d_real = model.discriminator([images, real_code], training=True)
-        d_fake = model.discriminator([fake, code], training=True)
+        if d_batch_statistics == "joint":
+            both = model.discriminator([tf.concat([images, fake], 0), tf.concat([real_code, code], 0)],
+                                       training=True)
+            d_real, d_fake = both[:16], both[16:]
+        else:
+            d_real = model.discriminator([images, real_code], training=True)
+            d_fake = model.discriminator([fake, code], training=True)
         recovered = model.encoder(fake, training=True)
         d_loss = -tf.reduce_mean(tf.math.log(d_real + eps) + tf.math.log(1 - d_fake + eps))
         cat = tf.reduce_mean(-tf.reduce_sum(c[:, :10] * tf.math.log(recovered[:, 16:26] + eps), axis=1))

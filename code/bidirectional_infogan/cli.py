@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import ACTIVATIONS, INITIALISATIONS, ConfigError, RunConfig, TrainConfig
+from .config import ACTIVATIONS, D_BATCH_STATISTICS, INITIALISATIONS, ConfigError, RunConfig, TrainConfig
 from .data.common import DataError
 from .run_folder import (RunFolderError, create_run_folder, list_checkpoints, load_run_config, lock_run_folder,
                          record_command, write_run_files)
@@ -32,7 +32,7 @@ LOOP_FLAGS = ("log_every", "checkpoint_every", "scalars_every", "keep_checkpoint
 RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
 # Flags added after run folders were made, with the value such an old run trained with (its config.json
 # lacks them); a resume compares and continues with these.
-OLD_RUN_FLAGS = {"op_determinism": "on"}
+OLD_RUN_FLAGS = {"op_determinism": "on", "d_batch_statistics": "separate"}
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -86,6 +86,12 @@ def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
     opt.add_argument("--info_weight", type=non_negative_float,
                      help=f"lambda, weight of the mutual-information terms in G's loss (default "
                           f"{d['info_weight']})")
+    opt.add_argument("--d_batch_statistics", choices=D_BATCH_STATISTICS,
+                     help="how batch norm in D sees real and generated pairs in training: 'separate' (the "
+                          "original) calls D once per kind, each call normalised with its own batch's "
+                          "statistics; 'joint' calls D once on both, with shared statistics, so that D can "
+                          "tell the two apart by what the batches differ in (default "
+                          f"{d['d_batch_statistics']})")
     opt.add_argument("--op_determinism", choices=("on", "off"),
                      help="'on': TensorFlow's deterministic kernels, so that a run repeats and resumes "
                           "bitwise on the same machine and software; 'off': possibly faster on a GPU, but runs "
@@ -131,7 +137,7 @@ def build_run(dataset: Dataset, flags: dict) -> RunConfig:
     train = TrainConfig(batch_size=flags["batch_size"], lr_d=flags["lr_d"], lr_g=flags["lr_g"],
                         beta1_d=flags["beta1_d"], beta1_g=flags["beta1_g"], lr_red=flags["lr_red"],
                         max_iter=flags["max_iter"], info_weight=flags["info_weight"], seed=flags["seed"],
-                        validation_size=flags["validation_size"])
+                        validation_size=flags["validation_size"], d_batch_statistics=flags["d_batch_statistics"])
     train.validate()
     model = dataset.build_model_config(flags)
     model.validate()

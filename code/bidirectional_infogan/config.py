@@ -116,6 +116,9 @@ class ModelConfig:
             raise ConfigError("the generator's last layer must have as many maps as the images have channels")
 
 
+D_BATCH_STATISTICS = ("separate", "joint")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings. The defaults are the paper's MNIST run, the same values as the MNIST flags'
@@ -132,6 +135,10 @@ class TrainConfig:
     info_weight: float = 1.0  # lambda, the weight of the mutual-information terms in G's loss
     seed: int = 12345
     validation_size: int = 5000
+    # How D's batch norm sees the two kinds of pair in training. "separate" is the original: D is called once on
+    # the real pairs and once on the generated ones, so each call normalises with its own batch statistics.
+    # "joint" calls D once on both, with one set of statistics (see d_batch_statistics in docs).
+    d_batch_statistics: str = "separate"
 
     def validate(self) -> None:
         for name in ("batch_size", "max_iter"):
@@ -145,6 +152,9 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.info_weight < 0:
             raise ConfigError(f"info_weight must not be negative, got {self.info_weight}")
+        if self.d_batch_statistics not in D_BATCH_STATISTICS:
+            raise ConfigError(f"d_batch_statistics must be one of {', '.join(D_BATCH_STATISTICS)}, "
+                              f"got {self.d_batch_statistics}")
         if not 0 <= self.seed < 2 ** 32:
             raise ConfigError(f"seed must be in 0..{2 ** 32 - 1}, got {self.seed}")
 

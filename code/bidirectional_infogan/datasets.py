@@ -47,6 +47,7 @@ COMMON_DEFAULTS = dict(
     g_activation="elu", e_activation="elu", lr_red=5.0, max_iter=30000, seed=12345, info_weight=1.0,
     init="original", validation_size=5000, data_dir=None, log_dir="log_dir", log_every=5000, checkpoint_every=10000,
     scalars_every=100, keep_checkpoints=2, stop_after=None, op_determinism="on",
+    d_batch_statistics="separate",
 )
 
 # CelebA and SVHN: the table-2 networks and their latent-code flags.

@@ -71,9 +71,16 @@ class BidirectionalInfoGAN:
             code = tf.concat([z, c], axis=1)
             fake_images = self.generator(code, training=True)
             real_code = self.encoder(images, training=True)
-            # Two separate calls of D: batch statistics are computed per call, as in the original.
-            d_real = self.discriminator([images, real_code], training=True)
-            d_fake = self.discriminator([fake_images, code], training=True)
+            if self.train_cfg.d_batch_statistics == "joint":
+                # --d_batch_statistics joint: one call of D on both kinds of pair, one set of batch statistics.
+                n_real = tf.shape(images)[0]
+                d_both = self.discriminator([tf.concat([images, fake_images], 0), tf.concat([real_code, code], 0)],
+                                            training=True)
+                d_real, d_fake = d_both[:n_real], d_both[n_real:]
+            else:
+                # Two separate calls of D: batch statistics are computed per call, as in the original.
+                d_real = self.discriminator([images, real_code], training=True)
+                d_fake = self.discriminator([fake_images, code], training=True)
             recovered = latent.split_latent(cfg, self.encoder(fake_images, training=True))
             given = latent.split_latent(cfg, code)
             info_cat = losses.categorical_information_loss(given.categorical, recovered.categorical)
