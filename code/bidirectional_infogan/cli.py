@@ -24,8 +24,13 @@ from .tf_setup import describe_device, import_tensorflow
 if TYPE_CHECKING:
     from .datasets import Dataset
 
+
+class TrainingError(Exception):
+    """Training could not go on (the message is meant for the user)."""
+
+
 # Errors whose message is shown to the user as one line (no traceback), exit code 2.
-USER_ERRORS = (ConfigError, DataError, RunFolderError)
+USER_ERRORS = (ConfigError, DataError, RunFolderError, TrainingError)
 
 # Flags that only change logging or where the data are read from; a resumed run may change them.
 LOOP_FLAGS = ("log_every", "checkpoint_every", "scalars_every", "keep_checkpoints", "stop_after")
@@ -223,7 +228,7 @@ def _main(dataset: Dataset, argv, held: contextlib.ExitStack) -> int:
             held.enter_context(lock_run_folder(run_dir))
             write_run_files(run_dir, run, run.flags)
         print(f"Run folder: {run_dir}", flush=True)
-        from .training import LoopSettings, train
+        from .training import LoopSettings, TrainingDiverged, train
         from .checkpoints import CheckpointError, DiskFullError
         resume_command = shlex.join(["python", f"code/train_{dataset.name}.py", "--resume", str(run_dir)])
         try:
@@ -236,6 +241,14 @@ def _main(dataset: Dataset, argv, held: contextlib.ExitStack) -> int:
             raise RunFolderError(f"{err}; {last_good}") from None
         except CheckpointError as err:
             raise RunFolderError(str(err)) from None
+        except TrainingDiverged as err:
+            new_run = "start a new run with lower learning rates (--lr_d, --lr_g)"
+            if err.last_good is None:
+                raise TrainingError(f"{err}; training stopped and nothing was saved; {new_run}") from None
+            evaluate = shlex.join(["python", "evaluate_model.py", "--model_dir", str(run_dir), "--evaluate"])
+            raise TrainingError(f"{err}; training stopped without saving; the last good checkpoint is "
+                                f"iteration-{err.last_good} (evaluate it with: {evaluate}); a --resume from it "
+                                f"with the same settings would most likely diverge again: {new_run}") from None
     except USER_ERRORS as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2

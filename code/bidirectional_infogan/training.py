@@ -4,6 +4,9 @@ Randomness and exact resume: the batch order, z and c of step i are pure functio
 generators seeded with [seed, stream, i]), and the Gaussian-noise layers of D keep their random state in
 variables that the checkpoint saves. With TF op determinism on (the run's --op_determinism, on by default), a
 run stopped and resumed ends with exactly the weights of an uninterrupted run.
+
+Divergence: the losses are checked after every step and the weights before every save; a NaN or an infinity
+stops the run with TrainingDiverged, and no checkpoint with non-finite weights is ever saved.
 """
 
 from __future__ import annotations
@@ -74,6 +77,41 @@ class LoopSettings:
     stop_after: int | None  # stop (with a checkpoint) after this iteration; --resume continues
 
 
+class TrainingDiverged(Exception):
+    """The losses or the weights became non-finite (NaN or inf); training stopped without saving them.
+    `iteration`: where it was found; `last_good`: the run's newest checkpoint, whose weights are finite (None if
+    none was saved or the restored one was not finite)."""
+
+    def __init__(self, message: str, iteration: int, last_good: int | None):
+        super().__init__(message)
+        self.iteration, self.last_good = iteration, last_good
+
+
+def non_finite_variable(model: BidirectionalInfoGAN) -> str | None:
+    """Which trainable variable of G, E or D holds a NaN or an infinity (the first one), or None."""
+    for name, network in (("G", model.generator), ("E", model.encoder), ("D", model.discriminator)):
+        for variable in network.trainable_variables:
+            if not bool(tf.reduce_all(tf.math.is_finite(variable.value))):
+                kind = "NaN" if bool(tf.reduce_any(tf.math.is_nan(variable.value))) else "inf"
+                return f"{name}'s {variable.path} holds {kind}"
+    return None
+
+
+def check_losses(metrics: dict, step: int, last_good: int | None) -> None:
+    """Raise TrainingDiverged if D_loss or G_loss of iteration `step` is not finite."""
+    d_loss, g_loss = float(metrics["D_loss"]), float(metrics["G_loss"])
+    if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
+        raise TrainingDiverged(f"the losses became non-finite at iteration {step} (D_loss {d_loss:.4g}, "
+                               f"G_loss {g_loss:.4g})", step, last_good)
+
+
+def check_weights(model: BidirectionalInfoGAN, step: int, last_good: int | None) -> None:
+    """Raise TrainingDiverged if a trainable variable is not finite after iteration `step` (before a save)."""
+    where = non_finite_variable(model)
+    if where:
+        raise TrainingDiverged(f"the weights were not finite after iteration {step} ({where})", step, last_good)
+
+
 def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSettings, *, resume: bool = False,
           out=None, started=None) -> BidirectionalInfoGAN:
     """Train from scratch (or from the run folder's newest whole checkpoint with `resume`) up to max_iter.
@@ -86,6 +124,10 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
     if resume:
         model, start = restore_newest(lambda: BidirectionalInfoGAN(cfg, tcfg), run_dir,
                                       lambda text: print(text, file=out, flush=True))
+        where = non_finite_variable(model)
+        if where:  # saved before training checked for NaN: it would only go on with NaN
+            raise TrainingDiverged(f"the weights of checkpoint iteration-{start} are not finite ({where})", start,
+                                   None)
         print(f"Resuming {run_dir} from iteration {start}", file=out, flush=True)
     else:
         model = BidirectionalInfoGAN(cfg, tcfg)
@@ -105,6 +147,7 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
                 images = to_float(data.train_images[batches.indices(step - 1)])
                 z, c = latent.sample_latent(cfg, stream_rng(tcfg.seed, LATENT_STREAM, step), tcfg.batch_size)
                 metrics = model.train_step(images, z, c)
+                check_losses(metrics, step, last_saved if last_saved > 0 else None)
                 is_log_step = step % settings.log_every == 0
                 if is_log_step or step % settings.scalars_every == 0:
                     values = {name: float(value) for name, value in metrics.items()}
@@ -120,6 +163,7 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
                             progress.message(f"  {scores}")
                     writer.flush()
                 if step % settings.checkpoint_every == 0 or step == last:
+                    check_weights(model, step, last_saved if last_saved > 0 else None)  # never save NaN
                     path = save_checkpoint(manager, step, run_dir)
                     last_saved = step
                     timing.saved(step)
@@ -129,6 +173,7 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
         # The step counter is the truth: a step either ran completely or not at all.
         done = int(model.step.numpy())
         if done > last_saved:
+            check_weights(model, done, last_saved if last_saved > 0 else None)  # never save NaN
             path = save_checkpoint(manager, done, run_dir)
             timing.saved(done)
             progress.message(f"Interrupted: saved {path}; continue with --resume {shlex.quote(str(run_dir))}")
