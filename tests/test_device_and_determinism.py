@@ -115,16 +115,22 @@ def test_op_determinism_off_trains_and_resumes(mnist_dir, tmp_path, capsys, keep
 def test_op_determinism_on_resumes_bitwise_and_old_runs_resume_as_on(mnist_dir, tmp_path, capsys,
                                                                       keep_op_determinism):
     """--op_determinism on: 2 iterations, stop, resume for 2 more give exactly the weights of 4 in one go. The
-    stopped run is made to look like one from before the flag and the device were recorded (config.json
-    without them): it resumes, as "on", and refuses "off"."""
+    stopped run is made to look like one from before the flag, --d_batch_statistics and the device were recorded
+    (config.json without them): it resumes, as "on" and "separate", and refuses "off" and "joint"."""
     assert run_cli(_tiny(mnist_dir, tmp_path / "straight") + ["--op_determinism", "on"]) == 0
     assert run_cli(_tiny(mnist_dir, tmp_path / "stopped") + ["--stop_after", "2"]) == 0
     run_dir = only_run(tmp_path / "stopped")
     config = json.loads((run_dir / "config.json").read_text())
     assert config["flags"]["op_determinism"] == "on"  # the default
+    assert config["flags"]["d_batch_statistics"] == config["train"]["d_batch_statistics"] == "separate"
     del config["flags"]["op_determinism"], config["device"]
+    del config["flags"]["d_batch_statistics"], config["train"]["d_batch_statistics"]  # also from before that flag
     (run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     capsys.readouterr()
+
+    assert run_cli(["--resume", run_dir, "--d_batch_statistics", "joint"]) == 2
+    err = capsys.readouterr().err
+    assert "--d_batch_statistics joint differs from the run's separate" in err and err.count("\n") == 1
 
     assert run_cli(["--resume", run_dir, "--op_determinism", "off"]) == 2
     err = capsys.readouterr().err
