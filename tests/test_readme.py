@@ -157,3 +157,21 @@ def test_the_celeba_proxy_table_is_the_measured_one():
         auc = [row["auc"] for row in rows if ATTRIBUTE_FACTORS[row["attribute"]][0] == factor]
         expected = (label, str(len(auc)), f"{sum(auc) / len(auc):.3f}", f"{min(auc):.3f}", f"{max(auc):.3f}")
         assert expected in readme_rows
+
+
+def test_the_colour_proxy_probe_table_is_the_measured_one():
+    """docs/table2-investigation.md's probes on the colour proxy: each probe's best categorical NMI with the digit
+    and with the background colour per iteration, recomputed from its scores in results/svhn_proxy_probes/."""
+    import json
+    doc = (ROOT / "docs" / "table2-investigation.md").read_text()
+    probes = {"`--d_batch_statistics joint`": "joint.json", "`--d_noise --lr_g 5e-4` (table 1's D noise and G/E rate)":
+              "d_noise_lr_g_5e-4.json", "`--d_batch_statistics joint --init he`": "joint_he.json"}
+    for flags, name in probes.items():
+        row = re.search(rf"^\| {re.escape(flags)} \| ([^|]+) \| ([^|]+) \|", doc, flags=re.MULTILINE)
+        assert row, flags
+        iterations = [int(i.replace(",", "")) for i in row.group(1).split(" / ")]
+        points = {p["iteration"]: p for p in json.loads((ROOT / "results" / "svhn_proxy_probes" / name).read_text())["iterations"]}
+        expected = ", ".join(f"{max(c['nmi']['digit'] for c in points[i]['categorical']):.3f} / "
+                             f"{max(c['nmi']['background_colour'] for c in points[i]['categorical']):.3f}"
+                             for i in iterations)
+        assert row.group(2).strip() == expected, flags
