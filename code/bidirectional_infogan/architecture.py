@@ -113,7 +113,8 @@ def document(cfg: ModelConfig, title: str, notes: str = "", name: str | None = N
         f"{len(cfg.categorical_dims)} categorical variable(s) as one-hot blocks ({cats}), "
         f"{cfg.continuous_dim} continuous (uniform in [-1, 1]).",
         f"- Batch norm after every hidden layer: momentum {cfg.bn_momentum}, epsilon {cfg.bn_epsilon}; batch "
-        "statistics in training (computed per call), moving averages at inference. Every layer has a bias.",
+        "statistics in training (computed per call: D is called once on the real and once on the generated pairs; "
+        "`--d_batch_statistics joint` calls it once on both), moving averages at inference. Every layer has a bias.",
         "- Gaussian noise (D only) is added after the activation, in training only.",
         "",
     ]
