@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     from bidirectional_infogan import datasets, latent, losses
     from bidirectional_infogan.checkpoints import CheckpointError, load_trained_model
     from bidirectional_infogan.data.common import DataError, as_float
+    from bidirectional_infogan.model import discriminate
     from bidirectional_infogan.networks import build_discriminator
 
     try:
@@ -62,13 +63,8 @@ def main(argv=None) -> int:
             code = tf.concat([z, c], axis=1)
             fake_images = model.generator(code, training=True)
             real_code = model.encoder(images, training=True)
-            if args.d_batch_statistics == "joint":
-                both = discriminator([tf.concat([images, fake_images], 0), tf.concat([real_code, code], 0)],
-                                     training=True)
-                d_real, d_fake = both[:tf.shape(images)[0]], both[tf.shape(images)[0]:]
-            else:
-                d_real = discriminator([images, real_code], training=True)
-                d_fake = discriminator([fake_images, code], training=True)
+            d_real, d_fake = discriminate(discriminator, (images, real_code), (fake_images, code),
+                                          args.d_batch_statistics)
             loss = losses.discriminator_loss(d_real, d_fake)
         gradients = tape.gradient(loss, discriminator.trainable_variables)
         optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))

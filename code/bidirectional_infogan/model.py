@@ -28,6 +28,20 @@ def learning_rate_schedule(initial: float, max_iter: int, reduction: float):
         initial_learning_rate=initial, decay_steps=max_iter, end_learning_rate=initial / reduction, power=0.5)
 
 
+def discriminate(discriminator: keras.Model, real_pairs, generated_pairs, batch_statistics: str = "separate"):
+    """D(X, E(X)) and D(G(z, c), (z, c)) in training mode, each pair given as (images, codes).
+
+    "separate" (the original) calls D once per kind of pair, so batch norm normalises each with its own batch
+    statistics; "joint" (--d_batch_statistics joint) calls D once on both, with one set of statistics.
+    """
+    if batch_statistics == "joint":
+        n_real = tf.shape(real_pairs[0])[0]
+        both = discriminator([tf.concat([real_pairs[0], generated_pairs[0]], 0),
+                              tf.concat([real_pairs[1], generated_pairs[1]], 0)], training=True)
+        return both[:n_real], both[n_real:]
+    return discriminator(list(real_pairs), training=True), discriminator(list(generated_pairs), training=True)
+
+
 class BidirectionalInfoGAN:
     """G, E, D, their two Adam optimisers and the compiled training step."""
 
@@ -71,16 +85,8 @@ class BidirectionalInfoGAN:
             code = tf.concat([z, c], axis=1)
             fake_images = self.generator(code, training=True)
             real_code = self.encoder(images, training=True)
-            if self.train_cfg.d_batch_statistics == "joint":
-                # --d_batch_statistics joint: one call of D on both kinds of pair, one set of batch statistics.
-                n_real = tf.shape(images)[0]
-                d_both = self.discriminator([tf.concat([images, fake_images], 0), tf.concat([real_code, code], 0)],
-                                            training=True)
-                d_real, d_fake = d_both[:n_real], d_both[n_real:]
-            else:
-                # Two separate calls of D: batch statistics are computed per call, as in the original.
-                d_real = self.discriminator([images, real_code], training=True)
-                d_fake = self.discriminator([fake_images, code], training=True)
+            d_real, d_fake = discriminate(self.discriminator, (images, real_code), (fake_images, code),
+                                          self.train_cfg.d_batch_statistics)
             recovered = latent.split_latent(cfg, self.encoder(fake_images, training=True))
             given = latent.split_latent(cfg, code)
             info_cat = losses.categorical_information_loss(given.categorical, recovered.categorical)
