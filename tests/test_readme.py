@@ -165,7 +165,8 @@ def test_the_colour_proxy_probe_table_is_the_measured_one():
     import json
     doc = (ROOT / "docs" / "table2-investigation.md").read_text()
     probes = {"`--d_batch_statistics joint`": "joint.json", "`--d_noise --lr_g 5e-4` (table 1's D noise and G/E rate)":
-              "d_noise_lr_g_5e-4.json", "`--d_batch_statistics joint --init he`": "joint_he.json"}
+              "d_noise_lr_g_5e-4.json", "`--d_batch_statistics joint --init he`": "joint_he.json",
+              "`--d_batch_statistics joint --init he --lr_g 5e-4`": "joint_he_lr_g_5e-4.json"}
     for flags, name in probes.items():
         row = re.search(rf"^\| {re.escape(flags)} \| ([^|]+) \| ([^|]+) \|", doc, flags=re.MULTILINE)
         assert row, flags
