@@ -1,12 +1,14 @@
 """G's categorical grid from a checkpoint with batch norm in training mode (batch statistics), as G draws
 during training.
 
-    python scripts/training_mode_grid.py RUN_DIR OUT.png [--iteration N] [--variable K] [--seed S] [--overwrite]
+    python scripts/training_mode_grid.py RUN_DIR OUT.png [--iteration N] [--variable K] [--seed S] [--scale F]
+                                         [--overwrite]
 
 Early in a run the batch-norm moving averages (decay 0.999) still lag far behind the weights, so G in inference
 mode (the figures of training and of evaluate_model.py --generate) draws near-flat images for the first few
-thousand iterations. This draws the same grid as those figures (10 rows; z and the continuous values fixed per
-row, value k of categorical variable K in column k), with the statistics of the grid's own 10 x n codes instead.
+thousand iterations. This draws the same grid as those figures (figures.generated_grids: 10 rows, z and the
+continuous values fixed per row, value k of categorical variable K in column k), with G normalising by the
+statistics of the grid's own codes instead of the moving averages.
 """
 
 from __future__ import annotations
@@ -17,43 +19,53 @@ from pathlib import Path
 
 import numpy as np
 
+from bidirectional_infogan.cli import USER_ERRORS, OneLineErrorParser, positive_int, seed_int
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineErrorParser(prog="training_mode_grid.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the run folder of a training run")
+    parser.add_argument("out", type=Path, metavar="OUT.png", help="the PNG to write")
+    parser.add_argument("--iteration", type=positive_int, help="the checkpoint (default: the newest)")
+    parser.add_argument("--variable", type=positive_int, default=1, help="categorical variable, from 1 (default 1)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of z and the continuous values (default 0)")
+    parser.add_argument("--scale", type=positive_int, default=2, help="pixel repetition of the PNG (default 2)")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT.png if it exists")
+    return parser
+
+
+def fail(message: str) -> int:
+    print(f"training_mode_grid.py: error: {message}", file=sys.stderr)
+    return 2
+
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("out", type=Path, help="the PNG to write")
-    parser.add_argument("--iteration", type=int, help="the checkpoint (default: the newest)")
-    parser.add_argument("--variable", type=int, default=1, help="categorical variable, from 1 (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of z and the continuous values (default 0)")
-    parser.add_argument("--scale", type=int, default=2, help="pixel repetition of the PNG (default 2)")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.out.exists() and not args.overwrite:
-        print(f"training_mode_grid.py: error: {args.out} exists (--overwrite replaces it)", file=sys.stderr)
-        return 2
+        return fail(f"{args.out} exists (--overwrite replaces it)")
     if not (args.run_dir / "config.json").is_file():
-        print(f"training_mode_grid.py: error: {args.run_dir} is not a run folder (no config.json)", file=sys.stderr)
-        return 2
+        return fail(f"{args.run_dir} is not a run folder (no config.json)")
 
     import tensorflow as tf
 
-    from bidirectional_infogan import latent
+    from bidirectional_infogan import figures
     from bidirectional_infogan import visualization as vis
     from bidirectional_infogan.checkpoints import CheckpointError, load_trained_model
 
     try:
         model, iteration, _ = load_trained_model(args.run_dir, args.iteration)
-    except CheckpointError as err:
-        print(f"training_mode_grid.py: error: {err}", file=sys.stderr)
-        return 2
-    dims = model.cfg.categorical_dims
-    if not 1 <= args.variable <= len(dims):
-        print(f"training_mode_grid.py: error: --variable must be in 1..{len(dims)}", file=sys.stderr)
-        return 2
-    codes = latent.categorical_grid_latent(model.cfg, np.random.default_rng(args.seed), args.variable - 1)
-    images = model.generator(tf.constant(codes, tf.float32), training=True).numpy()
-    grid = vis.image_grid(images, len(codes) // dims[args.variable - 1], dims[args.variable - 1])
-    vis.save_png(args.out, grid, scale=args.scale)
+    except USER_ERRORS + (CheckpointError,) as err:
+        return fail(str(err))
+    n_variables = len(model.cfg.categorical_dims)
+    if args.variable > n_variables:
+        return fail(f"--variable must be in 1..{n_variables}")
+
+    def generate_in_training_mode(codes):
+        return model.generator(tf.constant(codes, tf.float32), training=True).numpy()
+
+    categorical, _ = figures.generated_grids(model.cfg, generate_in_training_mode, np.random.default_rng(args.seed))
+    vis.save_png(args.out, categorical[args.variable - 1], scale=args.scale)
     print(f"{args.out}: iteration {iteration}, categorical variable {args.variable}, G in training mode")
     return 0
 

@@ -137,7 +137,7 @@ class TrainConfig:
     validation_size: int = 5000
     # How D's batch norm sees the two kinds of pair in training. "separate" is the original: D is called once on
     # the real pairs and once on the generated ones, so each call normalises with its own batch statistics.
-    # "joint" calls D once on both, with one set of statistics (see d_batch_statistics in docs).
+    # "joint" calls D once on both, with one set of statistics (model.discriminate; docs/table2-investigation.md).
     d_batch_statistics: str = "separate"
 
     def validate(self) -> None:
