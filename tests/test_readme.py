@@ -159,6 +159,25 @@ def test_the_celeba_proxy_table_is_the_measured_one():
         assert expected in readme_rows
 
 
+def test_the_grey_digit_probe_table_is_the_measured_one():
+    """docs/table2-investigation.md's probes on grey digits: per iteration, the accuracy and NMI with the digit of
+    the categorical variable with the largest NMI, recomputed from its scores in results/grey_proxy_probes/."""
+    import json
+    doc = (ROOT / "docs" / "table2-investigation.md").read_text()
+    doc = doc[doc.index("## Grey digits with one set of D statistics"):doc.index("## Conclusions")]  # the colour table has like rows
+    probes = {"`--lr_g 5e-4` (probe E above, continued from 1,000)": "lr_g_5e-4.json",
+              "`--d_batch_statistics joint --init he --lr_g 5e-4`": "joint_he_lr_g_5e-4.json",
+              "`--d_batch_statistics joint --init he --lr_g 5e-4 --num_categorical 1`": "joint_he_lr_g_5e-4_1cat.json"}
+    for flags, name in probes.items():
+        row = re.search(rf"^\| {re.escape(flags)} \| ([^|]+) \| ([^|]+) \|", doc, flags=re.MULTILINE)
+        assert row, flags
+        iterations = [int(i.replace(",", "")) for i in row.group(1).split(" / ")]
+        points = {p["iteration"]: p for p in json.loads((ROOT / "results" / "grey_proxy_probes" / name).read_text())["iterations"]}
+        best = [max(points[i]["categorical"], key=lambda c: c["nmi"]["digit"]) for i in iterations]
+        expected = ", ".join(f"{100 * c['accuracy_digit']:.1f}% / {c['nmi']['digit']:.3f}" for c in best)
+        assert row.group(2).strip() == expected, flags
+
+
 def test_the_colour_proxy_probe_table_is_the_measured_one():
     """docs/table2-investigation.md's probes on the colour proxy: each probe's best categorical NMI with the digit
     and with the background colour per iteration, recomputed from its scores in results/svhn_proxy_probes/."""
