@@ -81,6 +81,8 @@ def describe_run(run_dir: Path, test) -> dict:
         "train_seconds": round(sum(s["seconds"] for s in sessions), 1) if sessions else None,
         "processor": sessions[-1]["processor"] if sessions else None,
         "cpus": sessions[-1]["cpus"] if sessions else None,
+        # the commits that trained it, in order (sessions before timing.jsonl recorded the code count as null)
+        "code": list(dict.fromkeys(s.get("code") for s in sessions)),
     }
 
 

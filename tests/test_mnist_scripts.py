@@ -106,6 +106,8 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
     assert result["misclassified"] == round((1 - result["accuracy"]) * 10000)
     sessions = [json.loads(line) for line in (run_dir / "timing.jsonl").read_text().splitlines()]
     assert result["train_seconds"] == pytest.approx(sum(s["seconds"] for s in sessions), abs=0.05)
+    from bidirectional_infogan import training
+    assert result["code"] == [training.code_version(Path(training.__file__).parent)]  # trained by this checkout
 
     # the correlations, recomputed with scipy from the cached codes of the test images
     codes = np.load(run_dir / "test_codes" / "iteration-40.npz")["codes"]

@@ -2,6 +2,9 @@
 
 import json
 import math
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -192,4 +195,29 @@ def test_session_timing_line_follows_the_checkpoints(tmp_path):
     record = json.loads(lines[1])
     assert (record["from_iteration"], record["to_iteration"]) == (10, 30)
     assert record["cpus"] >= 1 and record["tensorflow"] == tf.__version__
+    assert record["code"] == training.code_version(Path(training.__file__).parent)
     assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_code_version_names_the_commit_and_a_changed_checkout(tmp_path, monkeypatch):
+    """The commit of a repository made here (read back with git log, not with the function), "-dirty" once a
+    tracked file changes (an untracked file does not count), None outside any repository."""
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # git finds no repository above tmp_path
+    outside = tmp_path / "not_a_repo"
+    outside.mkdir()
+    assert training.code_version(outside) is None
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "a.py").write_text("x = 1\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "first"]):
+        subprocess.run(git + args, check=True)
+    commit = subprocess.run(git + ["log", "-1", "--format=%H"], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    assert len(commit) == 40
+    assert training.code_version(repo / "pkg") == commit
+    (repo / "pkg" / "new.py").write_text("untracked\n")
+    assert training.code_version(repo / "pkg") == commit
+    (repo / "pkg" / "a.py").write_text("x = 2\n")
+    assert training.code_version(repo / "pkg") == commit + "-dirty"

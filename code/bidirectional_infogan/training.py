@@ -16,6 +16,7 @@ import os
 import platform
 import shlex
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -218,7 +219,8 @@ def _stop_signals_interrupt():
 
 
 class SessionTiming:
-    """One line per training session in RUN_DIR/timing.jsonl: iterations, wall-clock time, machine.
+    """One line per training session in RUN_DIR/timing.jsonl: iterations, wall-clock time, machine, and the code
+    that trained (the git commit of this package's checkout, "-dirty" if tracked files had changed).
 
     The session's line is rewritten at every checkpoint, so it always covers exactly the iterations that a
     resume keeps, even when the process is killed without warning (SIGKILL, a machine shut down)."""
@@ -229,6 +231,7 @@ class SessionTiming:
         self.started = time.time()
         self.earlier = self.path.read_text() if self.path.exists() else ""
         self.device = describe_device()
+        self.code = code_version(Path(__file__).parent)
 
     def saved(self, last: int) -> None:
         if last <= self.first:
@@ -237,10 +240,25 @@ class SessionTiming:
         record = {"from_iteration": self.first, "to_iteration": last, "seconds": round(seconds, 1),
                   "seconds_per_iteration": round(seconds / (last - self.first), 4), "machine": platform.node(),
                   "processor": _processor_name(), "cpus": available_cpus(), "device": self.device,
-                  "tensorflow": tf.__version__}
+                  "tensorflow": tf.__version__, "code": self.code}
         partial = self.path.with_name(self.path.name + ".partial")
         partial.write_text(self.earlier + json.dumps(record) + "\n")
         os.replace(partial, self.path)
+
+
+def code_version(folder: Path) -> str | None:
+    """The commit checked out in the git repository that holds `folder`, with "-dirty" appended when tracked
+    files differ from it; None outside a git checkout or without git. Results can then say which code made a
+    run (a fix that changes the last bits of every run makes this matter)."""
+    def git(*args) -> str:
+        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True,
+                              timeout=30).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if changed else "")
 
 
 def _processor_name() -> str:
