@@ -159,39 +159,44 @@ def test_the_celeba_proxy_table_is_the_measured_one():
         assert expected in readme_rows
 
 
-def test_the_grey_digit_probe_table_is_the_measured_one():
-    """docs/table2-investigation.md's probes on grey digits: per iteration, the accuracy and NMI with the digit of
-    the categorical variable with the largest NMI, recomputed from its scores in results/grey_proxy_probes/."""
+def check_probe_rows(section: str, probes: dict, scores, results: str) -> None:
+    """Each probe's row of docs/table2-investigation.md's `section` ("| flags | iterations | scores |"): the scores
+    column must be `scores(point)` of each listed iteration, joined by ", ", from results/<results>/<file>."""
     import json
     doc = (ROOT / "docs" / "table2-investigation.md").read_text()
-    doc = doc[doc.index("## Grey digits with one set of D statistics"):doc.index("## Conclusions")]  # the colour table has like rows
-    probes = {"`--lr_g 5e-4` (probe E above, continued from 1,000)": "lr_g_5e-4.json",
-              "`--d_batch_statistics joint --init he --lr_g 5e-4`": "joint_he_lr_g_5e-4.json",
-              "`--d_batch_statistics joint --init he --lr_g 5e-4 --num_categorical 1`": "joint_he_lr_g_5e-4_1cat.json"}
+    start = doc.index(section)
+    doc = doc[start:doc.index("\n## ", start + 1)]  # other sections have rows with the same flags
     for flags, name in probes.items():
         row = re.search(rf"^\| {re.escape(flags)} \| ([^|]+) \| ([^|]+) \|", doc, flags=re.MULTILINE)
         assert row, flags
         iterations = [int(i.replace(",", "")) for i in row.group(1).split(" / ")]
-        points = {p["iteration"]: p for p in json.loads((ROOT / "results" / "grey_proxy_probes" / name).read_text())["iterations"]}
-        best = [max(points[i]["categorical"], key=lambda c: c["nmi"]["digit"]) for i in iterations]
-        expected = ", ".join(f"{100 * c['accuracy_digit']:.1f}% / {c['nmi']['digit']:.3f}" for c in best)
-        assert row.group(2).strip() == expected, flags
+        points = {p["iteration"]: p for p in json.loads((ROOT / "results" / results / name).read_text())["iterations"]}
+        assert row.group(2).strip() == ", ".join(scores(points[i]) for i in iterations), flags
+
+
+def best_nmi(point: dict, factor: str) -> float:
+    return max(c["nmi"][factor] for c in point["categorical"])
+
+
+def test_the_grey_digit_probe_table_is_the_measured_one():
+    """The probes on grey digits: per iteration, the accuracy and NMI with the digit of the categorical variable
+    with the largest NMI, recomputed from its scores in results/grey_proxy_probes/."""
+    def scores(point):
+        best = max(point["categorical"], key=lambda c: c["nmi"]["digit"])
+        return f"{100 * best['accuracy_digit']:.1f}% / {best['nmi']['digit']:.3f}"
+    check_probe_rows("## Grey digits with one set of D statistics", {
+        "`--lr_g 5e-4` (probe E above, continued from 1,000)": "lr_g_5e-4.json",
+        "`--d_batch_statistics joint --init he --lr_g 5e-4`": "joint_he_lr_g_5e-4.json",
+        "`--d_batch_statistics joint --init he --lr_g 5e-4 --num_categorical 1`": "joint_he_lr_g_5e-4_1cat.json"},
+        scores, "grey_proxy_probes")
 
 
 def test_the_colour_proxy_probe_table_is_the_measured_one():
-    """docs/table2-investigation.md's probes on the colour proxy: each probe's best categorical NMI with the digit
-    and with the background colour per iteration, recomputed from its scores in results/svhn_proxy_probes/."""
-    import json
-    doc = (ROOT / "docs" / "table2-investigation.md").read_text()
-    probes = {"`--d_batch_statistics joint`": "joint.json", "`--d_noise --lr_g 5e-4` (table 1's D noise and G/E rate)":
-              "d_noise_lr_g_5e-4.json", "`--d_batch_statistics joint --init he`": "joint_he.json",
-              "`--d_batch_statistics joint --init he --lr_g 5e-4`": "joint_he_lr_g_5e-4.json"}
-    for flags, name in probes.items():
-        row = re.search(rf"^\| {re.escape(flags)} \| ([^|]+) \| ([^|]+) \|", doc, flags=re.MULTILINE)
-        assert row, flags
-        iterations = [int(i.replace(",", "")) for i in row.group(1).split(" / ")]
-        points = {p["iteration"]: p for p in json.loads((ROOT / "results" / "svhn_proxy_probes" / name).read_text())["iterations"]}
-        expected = ", ".join(f"{max(c['nmi']['digit'] for c in points[i]['categorical']):.3f} / "
-                             f"{max(c['nmi']['background_colour'] for c in points[i]['categorical']):.3f}"
-                             for i in iterations)
-        assert row.group(2).strip() == expected, flags
+    """The probes on the colour proxy: each probe's best categorical NMI with the digit and with the background
+    colour per iteration, recomputed from its scores in results/svhn_proxy_probes/."""
+    check_probe_rows("## D's batch statistics, a NaN", {
+        "`--d_batch_statistics joint`": "joint.json",
+        "`--d_noise --lr_g 5e-4` (table 1's D noise and G/E rate)": "d_noise_lr_g_5e-4.json",
+        "`--d_batch_statistics joint --init he`": "joint_he.json",
+        "`--d_batch_statistics joint --init he --lr_g 5e-4`": "joint_he_lr_g_5e-4.json"},
+        lambda p: f"{best_nmi(p, 'digit'):.3f} / {best_nmi(p, 'background_colour'):.3f}", "svhn_proxy_probes")
