@@ -200,3 +200,13 @@ def test_the_colour_proxy_probe_table_is_the_measured_one():
         "`--d_batch_statistics joint --init he`": "joint_he.json",
         "`--d_batch_statistics joint --init he --lr_g 5e-4`": "joint_he_lr_g_5e-4.json"},
         lambda p: f"{best_nmi(p, 'digit'):.3f} / {best_nmi(p, 'background_colour'):.3f}", "svhn_proxy_probes")
+
+
+def test_the_celeba_proxy_flags_table_is_the_measured_one():
+    """The CelebA proxy at the defaults and with the opt-in flags: best categorical NMI with the digit and with
+    the background colour per iteration, from results/celeba_proxy.json and results/celeba_proxy_probes/."""
+    scores = lambda p: f"{best_nmi(p, 'digit'):.3f} / {best_nmi(p, 'background_colour'):.3f}"
+    check_probe_rows("## The CelebA proxy with the same flags", {"defaults": "celeba_proxy.json"}, scores, ".")
+    check_probe_rows("## The CelebA proxy with the same flags",
+                     {"`--d_batch_statistics joint --init he --lr_g 5e-4`": "joint_he_lr_g_5e-4.json"}, scores,
+                     "celeba_proxy_probes")

@@ -144,11 +144,18 @@ def _svhn_test_set(run: RunConfig, folder) -> TestSet:
     return _digit_test_set(svhn.load_svhn(folder, validation_size=0).test)
 
 
+# What our proxy runs found, for the --help of both table-2 scripts (one home; the evidence is in the docs).
+TABLE2_NOTE = (" On real digits written in SVHN's and CelebA's formats, the categorical variables learned almost "
+               "nothing of the images in 10,000-20,000 iterations at these defaults; with --d_batch_statistics "
+               "joint --init he --lr_g 5e-4 they took the background colour, and on grey digits the digit "
+               "(docs/table2-investigation.md).")
+
+
 SVHN = Dataset(
     name="svhn",
     description="Train Bidirectional-InfoGAN on SVHN (cropped digits, 32x32). Every default reproduces the "
                 "paper: table 2 networks, z 64, four categorical variables with 10 values, 4 continuous, "
-                "batch 32, Adam lr 1e-4 and beta1 0.5 for D, G and E, 300,000 iterations.",
+                "batch 32, Adam lr 1e-4 and beta1 0.5 for D, G and E, 300,000 iterations." + TABLE2_NOTE,
     epilog=f"SVHN is the Format 2 cropped digits of {svhn.URL}. Without --data_dir, train_32x32.mat and "
            "test_32x32.mat (246 MB; with --use_extra also extra_32x32.mat, 1.3 GB) are downloaded on first use "
            f"into {svhn.default_cache_dir()} ($XDG_CACHE_HOME or ~/.cache) and checked against their published "
@@ -215,7 +222,8 @@ CELEBA = Dataset(
     name="celeba",
     description="Train Bidirectional-InfoGAN on CelebA (aligned faces, cropped and resized to 32x32). Every "
                 "default reproduces the paper: table 2 networks, z 64, four categorical variables with 10 "
-                "values, 4 continuous, batch 32, Adam lr 1e-4 and beta1 0.5 for D, G and E, 500,000 iterations.",
+                "values, 4 continuous, batch 32, Adam lr 1e-4 and beta1 0.5 for D, G and E, 500,000 iterations."
+                + TABLE2_NOTE,
     epilog=f"--data_dir must hold img_align_celeba.zip, unextracted, or the img_align_celeba/ folder it "
            f"extracts to, and list_eval_partition.txt (\"Align&Cropped Images\" of {celeba.URL}; its terms ask "
            "each user to download it, so it is not downloaded for you); list_attr_celeba.txt is used by "
