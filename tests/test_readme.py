@@ -210,3 +210,24 @@ def test_the_celeba_proxy_flags_table_is_the_measured_one():
     check_probe_rows("## The CelebA proxy with the same flags",
                      {"`--d_batch_statistics joint --init he --lr_g 5e-4`": "joint_he_lr_g_5e-4.json"}, scores,
                      "celeba_proxy_probes")
+
+
+def test_the_celeba_proxy_flags_auc_table_is_the_measured_one():
+    """The attribute AUC table of that section: per kind of column, mean (lowest-highest) of the best AUC, from the
+    attribute tables of evaluate_model.py at the defaults and with the flags."""
+    import json
+    from make_proxy_data import ATTRIBUTE_FACTORS  # scripts/ is on the path (pyproject.toml)
+    doc = (ROOT / "docs" / "table2-investigation.md").read_text()
+    start = doc.index("## The CelebA proxy with the same flags")
+    doc = doc[start:doc.index("\n## ", start + 1)]
+    files = [ROOT / "results" / "celeba_proxy_attributes.json",
+             ROOT / "results" / "celeba_proxy_probes" / "joint_he_lr_g_5e-4_attributes.json"]
+    tables = [json.loads(f.read_text())["attributes"] for f in files]
+    for factor, label in {"digit": "is digit k", "background": "background colour k",
+                          "random": "random fair coin"}.items():
+        cells = []
+        for rows in tables:
+            auc = [row["auc"] for row in rows if ATTRIBUTE_FACTORS[row["attribute"]][0] == factor]
+            cells.append(f"{sum(auc) / len(auc):.3f} ({min(auc):.3f}-{max(auc):.3f})")
+        count = sum(1 for a in ATTRIBUTE_FACTORS.values() if a[0] == factor)
+        assert f"| {label} ({count} columns) | {cells[0]} | {cells[1]} |" in doc, label
