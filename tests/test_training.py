@@ -202,7 +202,8 @@ def test_session_timing_line_follows_the_checkpoints(tmp_path):
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_code_version_names_the_commit_and_a_changed_checkout(tmp_path, monkeypatch):
     """The commit of a repository made here (read back with git log, not with the function), "-dirty" once a
-    tracked file changes (an untracked file does not count), None outside any repository."""
+    tracked file changes (an untracked file does not count), None outside any repository and for an untracked
+    copy inside one."""
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # git finds no repository above tmp_path
     outside = tmp_path / "not_a_repo"
     outside.mkdir()
@@ -221,3 +222,7 @@ def test_code_version_names_the_commit_and_a_changed_checkout(tmp_path, monkeypa
     assert training.code_version(repo / "pkg") == commit
     (repo / "pkg" / "a.py").write_text("x = 2\n")
     assert training.code_version(repo / "pkg") == commit + "-dirty"
+    installed = repo / "venv" / "site-packages" / "pkg"  # a copy inside the repository that git does not track
+    installed.mkdir(parents=True)
+    (installed / "a.py").write_text("x = 1\n")
+    assert training.code_version(installed) is None

@@ -147,8 +147,8 @@ def _svhn_test_set(run: RunConfig, folder) -> TestSet:
 # What our proxy runs found, for the --help of both table-2 scripts (one home; the evidence is in the docs).
 TABLE2_NOTE = (" On real digits written in SVHN's and CelebA's formats, the categorical variables learned almost "
                "nothing of the images in 10,000-20,000 iterations at these defaults; with --d_batch_statistics "
-               "joint --init he --lr_g 5e-4 they took the background colour, and on grey digits the digit "
-               "(docs/table2-investigation.md).")
+               "joint --init he --lr_g 5e-4 they took the background colour, and on grey digits (with "
+               "--num_categorical 1) the digit (docs/table2-investigation.md).")
 
 
 SVHN = Dataset(

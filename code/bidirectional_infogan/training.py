@@ -247,13 +247,16 @@ class SessionTiming:
 
 
 def code_version(folder: Path) -> str | None:
-    """The commit checked out in the git repository that holds `folder`, with "-dirty" appended when tracked
-    files differ from it; None outside a git checkout or without git. Results can then say which code made a
-    run (a fix that changes the last bits of every run makes this matter)."""
+    """The commit checked out in the git repository that tracks `folder`'s files, with "-dirty" appended when
+    tracked files differ from it; None without git, outside a repository, or when the repository does not track
+    `folder` (an installed copy inside someone else's repository). Results can then say which code made a run
+    (a fix that changes the last bits of every run makes this matter)."""
     def git(*args) -> str:
         return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True,
                               timeout=30).stdout.strip()
     try:
+        if not git("ls-files", "--", "."):
+            return None
         commit = git("rev-parse", "HEAD")
         changed = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
