@@ -79,7 +79,8 @@ def describe_run(run_dir: Path, test) -> dict:
         "mapping_source": evaluation["mapping_source"], "encodings": evaluation["encodings"],
         "continuous": variables, "stroke_width_variable": stroke, "rotation_variable": rotation,
         "train_seconds": round(sum(s["seconds"] for s in sessions), 1) if sessions else None,
-        "processor": sessions[-1]["processor"] if sessions else None,
+        # a run resumed on other machines names each of them, in order
+        "processor": " + ".join(dict.fromkeys(s["processor"] for s in sessions)) if sessions else None,
         "cpus": sessions[-1]["cpus"] if sessions else None,
         # the commits that trained it, in order (sessions before timing.jsonl recorded the code count as null)
         "code": list(dict.fromkeys(s.get("code") for s in sessions)),
@@ -95,19 +96,33 @@ def summary(runs: list[dict]) -> dict:
     return out
 
 
+def trained_with(run: dict) -> str:
+    """The commits that trained a run, shortened, or "not recorded" (runs from before timing.jsonl kept them)."""
+    commits = [c for c in run.get("code") or [] if c]
+    return ", ".join(f"`{c[:7]}{'-dirty' if c.endswith('-dirty') else ''}`" for c in commits) or "not recorded"
+
+
+def machine(run: dict) -> str:
+    if not run.get("processor"):
+        return "n/a"
+    return f"{run['processor']}, {run['cpus']} cores" if run.get("cpus") else run["processor"]
+
+
 def markdown(runs: list[dict], total: dict) -> str:
-    lines = ["| seed | iteration | test accuracy | NMI | ARI | errors | stroke width | rotation | training time |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |"]
+    lines = ["| seed | iteration | test accuracy | NMI | ARI | errors | stroke width | rotation | training time "
+             "| machine | code |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- | --- |"]
     for r in runs:
         hours = f"{r['train_seconds'] / 3600:.1f} h" if r["train_seconds"] else "n/a"
         lines.append(f"| {r['seed']} | {r['iteration']:,} | {r['accuracy']:.2%} | {r['nmi']:.3f} | {r['ari']:.3f} | "
-                     f"{r['misclassified']} | {r['stroke_width_variable']} | {r['rotation_variable']} | {hours} |")
+                     f"{r['misclassified']} | {r['stroke_width_variable']} | {r['rotation_variable']} | {hours} | "
+                     f"{machine(r)} | {trained_with(r)} |")
     if len(runs) > 1:
         a, n, r = total["accuracy"], total["nmi"], total["ari"]
         lines.append(f"| mean ± std ({len(runs)} runs) | | {a['mean']:.2%} ± {a['std']:.2%} | "
-                     f"{n['mean']:.3f} ± {n['std']:.3f} | {r['mean']:.3f} ± {r['std']:.3f} | | | | |")
+                     f"{n['mean']:.3f} ± {n['std']:.3f} | {r['mean']:.3f} ± {r['std']:.3f} | | | | | | |")
     lines.append("| original page (best model, hand mapping) | 30,000 | 96.99% | | | | continuous 1 (its \"c2\") "
-                 "| continuous 2 (its \"c3\") | |")
+                 "| continuous 2 (its \"c3\") | | | |")
     return "\n".join(lines)
 
 

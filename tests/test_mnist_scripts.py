@@ -129,6 +129,12 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
     table = mnist_results.markdown([result, other], total).splitlines()
     assert len(table) == 2 + 2 + 1 + 1  # header, 2 runs, mean row, the original's row
     assert table[2].startswith(f"| 12345 | 40 | {result['accuracy']:.2%} |")
+    # the machine and the commit that trained it, from timing.jsonl
+    commit = sessions[-1]["code"]
+    assert table[2].endswith(f"| {sessions[-1]['processor']}, {sessions[-1]['cpus']} cores | "
+                             + (f"`{commit[:7]}{'-dirty' if commit.endswith('-dirty') else ''}` |" if commit
+                                else "not recorded |"))
+    assert mnist_results.markdown([dict(result, code=[None])], total).splitlines()[2].endswith("| not recorded |")
     assert "mean ± std (2 runs)" in table[4] and "96.99%" in table[5]
 
     # The script itself: a published run whose folder is gone stays, unless --fresh.
