@@ -80,7 +80,9 @@ def describe_run(run_dir: Path, test) -> dict:
         "continuous": variables, "stroke_width_variable": stroke, "rotation_variable": rotation,
         "train_seconds": round(sum(s["seconds"] for s in sessions), 1) if sessions else None,
         # a run resumed on other machines names each of them, in order
-        "processor": " + ".join(dict.fromkeys(s["processor"] for s in sessions)) if sessions else None,
+        "processor": " + ".join(dict.fromkeys(
+            s["processor"] + (f" ({s['vector_extensions']})" if s.get("vector_extensions") else "")
+            for s in sessions)) if sessions else None,
         "cpus": sessions[-1]["cpus"] if sessions else None,
         # the commits that trained it, in order (sessions before timing.jsonl recorded the code count as null)
         "code": list(dict.fromkeys(s.get("code") for s in sessions)),

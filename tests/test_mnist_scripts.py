@@ -130,8 +130,9 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
     assert len(table) == 2 + 2 + 1 + 1  # header, 2 runs, mean row, the original's row
     assert table[2].startswith(f"| 12345 | 40 | {result['accuracy']:.2%} |")
     # the machine and the commit that trained it, from timing.jsonl
-    commit = sessions[-1]["code"]
-    assert table[2].endswith(f"| {sessions[-1]['processor']}, {sessions[-1]['cpus']} cores | "
+    commit, simd = sessions[-1]["code"], sessions[-1]["vector_extensions"]
+    processor = sessions[-1]["processor"] + (f" ({simd})" if simd else "")
+    assert table[2].endswith(f"| {processor}, {sessions[-1]['cpus']} cores | "
                              + (f"`{commit[:7]}{'-dirty' if commit.endswith('-dirty') else ''}` |" if commit
                                 else "not recorded |"))
     assert mnist_results.markdown([dict(result, code=[None])], total).splitlines()[2].endswith("| not recorded |")

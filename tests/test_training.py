@@ -196,7 +196,16 @@ def test_session_timing_line_follows_the_checkpoints(tmp_path):
     assert (record["from_iteration"], record["to_iteration"]) == (10, 30)
     assert record["cpus"] >= 1 and record["tensorflow"] == tf.__version__
     assert record["code"] == training.code_version(Path(training.__file__).parent)
+    assert record["vector_extensions"] == training.vector_extensions()
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_vector_extensions_name_the_widest():
+    line = "flags\t\t: fpu sse2 avx {} fma"
+    assert training.vector_extensions(line.format("avx2 avx512f avx512bw")) == "AVX-512"
+    assert training.vector_extensions(line.format("avx2 avx512_bf16")) == "AVX2"  # avx512_bf16 alone is not AVX-512F
+    assert training.vector_extensions(line.format("")) == "AVX"
+    assert training.vector_extensions("processor\t: 0\nFeatures\t: fp asimd") is None  # an ARM cpuinfo
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
