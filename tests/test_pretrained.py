@@ -79,23 +79,21 @@ FRESH_PYTHON = textwrap.dedent("""
     drawn = generator.predict({"z": np.zeros((10, 16), np.float32), "categorical_1": np.eye(10, dtype=np.float32),
                                "continuous": np.zeros((10, 2), np.float32)}, verbose=0)
     print(json.dumps({"accuracy": float(np.mean(predicted == labels)), "keys": sorted(codes),
+                      "categories": codes["categorical_1"].argmax(axis=1).tolist(),
                       "shapes": {k: list(v.shape) for k, v in codes.items()},
                       "generated": [list(drawn.shape), float(drawn.min()), float(drawn.max())],
                       "project_imported": any(m.split(".")[0] == "bidirectional_infogan" for m in sys.modules)}))
 """)
 
 
-@pytest.mark.slow
-def test_a_fresh_python_without_the_project_classifies_the_test_set(exported, mnist_dir, tmp_path):
-    """The encoder loads with plain Keras in a Python that cannot import the project (-I: no PYTHONPATH, no
-    user site; an import hook refuses the package, which the editable install would otherwise find), labels
-    the 10,000 test images through encodings.txt, and gets exactly results.json's accuracy: the same file,
-    the same batch size (1000) and pixel scaling, so the same float32 arithmetic."""
+def classify_in_a_fresh_python(folder, mnist_dir, tmp_path) -> dict:
+    """FRESH_PYTHON's report on `folder` and the MNIST test set: a Python that cannot import the project (-I: no
+    PYTHONPATH, no user site; an import hook refuses the package, which the editable install would otherwise
+    find) loads the .keras files with plain Keras and labels the test images through encodings.txt."""
     from bidirectional_infogan.data.mnist import find_idx_file
-    out, results = exported
     script = tmp_path / "fresh.py"
     script.write_text(FRESH_PYTHON)
-    done = subprocess.run([sys.executable, "-I", str(script), str(out),
+    done = subprocess.run([sys.executable, "-I", str(script), str(folder),
                            str(find_idx_file(mnist_dir, "t10k-images-idx3-ubyte")),
                            str(find_idx_file(mnist_dir, "t10k-labels-idx1-ubyte"))],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path,
@@ -107,7 +105,76 @@ def test_a_fresh_python_without_the_project_classifies_the_test_set(exported, mn
     assert report["shapes"] == {"z": [10000, 16], "categorical_1": [10000, 10], "continuous": [10000, 2]}
     shape, low, high = report["generated"]
     assert shape == [10, 28, 28, 1] and 0 <= low <= high <= 1
+    return report
+
+
+@pytest.mark.slow
+def test_a_fresh_python_without_the_project_classifies_the_test_set(exported, mnist_dir, tmp_path):
+    """The exported encoder, in a Python without the project, gets exactly results.json's accuracy: the same
+    machine, file, batch size (1000) and pixel scaling, so the same float32 arithmetic."""
+    from bidirectional_infogan.data.common import as_float
+    from bidirectional_infogan.data.mnist import load_mnist
+    out, results = exported
+    report = classify_in_a_fresh_python(out, mnist_dir, tmp_path)
     assert report["accuracy"] == results["accuracy"]
+    # every image but the near ties gets the category of the float64 argmax (what the published model's test
+    # below relies on across processors)
+    categories = np.array(report["categories"])
+    argmax, near = categorical_near_ties(out, as_float(load_mnist(mnist_dir).test.images))
+    assert np.array_equal(categories[~near], argmax[~near]) and near.sum() < 100, near.sum()
+
+
+PUBLISHED_MODEL = ROOT / "pretrained" / "mnist"
+
+
+def categorical_near_ties(folder, images) -> tuple[np.ndarray, np.ndarray]:
+    """(argmax, near) for E's categorical_1 head of an exported folder on float32 `images`: the category of the
+    largest logit (the head's pre-activation, recomputed in float64 from E's float32 features), and whether the
+    two largest logits lie within float32 rounding of each other (the sum of their pretrained.float32_tolerance
+    bounds). Only such near ties may go the other way on another processor (other fused and ordered sums)."""
+    import keras
+    encoder = keras.saving.load_model(folder / pretrained.ENCODER_FILE)
+    heads = [layer for layer in encoder.layers if any(layer.output is t for t in encoder.output.values())]
+    head = next(layer for layer in heads if layer.output is encoder.output["categorical_1"])
+    logits, scale = pretrained.pre_activations(encoder, head, images)
+    tolerance = pretrained.float32_tolerance([layer for layer in encoder.layers if layer not in heads] + [head],
+                                             scale)
+    rows = np.arange(len(logits))
+    first, second = np.argsort(-logits, axis=1)[:, :2].T
+    near = logits[rows, first] - logits[rows, second] <= tolerance[rows, first] + tolerance[rows, second]
+    return first, near
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PUBLISHED_MODEL.exists(), reason="pretrained/mnist is not in the repository yet")
+def test_the_published_mnist_model(mnist_dir, tmp_path):
+    """pretrained/mnist is a finished run of the results table (results/mnist.json): the same seed, iteration,
+    accuracy, errors and mapping; and its encoder, loaded in a Python without the project, classifies the
+    10,000 test images to that accuracy. On the machine that exported it that is exact; on another processor
+    only the near ties of categorical_near_ties may be decided differently, so the number of correct images
+    may differ by at most their number, and every other image must get the category of the float64 argmax."""
+    from bidirectional_infogan.data.common import as_float
+    from bidirectional_infogan.data.mnist import load_mnist
+    results = json.loads((PUBLISHED_MODEL / "results.json").read_text())
+    runs = {run["run"]: run for run in json.loads((ROOT / "results" / "mnist.json").read_text())["runs"]}
+    assert results["source_run"] in runs, "pretrained/mnist is not a run of results/mnist.json"
+    run = runs[results["source_run"]]
+    config = json.loads((PUBLISHED_MODEL / "config.json").read_text())
+    assert results["seed"] == run["seed"] == config["train"]["seed"]
+    assert results["iteration"] == run["iteration"] == config["train"]["max_iter"]  # a finished run
+    assert (results["accuracy"], results["nmi"], results["errors"]) == (run["accuracy"], run["nmi"],
+                                                                        run["misclassified"])
+    encodings = [int(v) for v in (PUBLISHED_MODEL / "encodings.txt").read_text().split(",")]
+    assert encodings == results["encodings"] == run["encodings"]
+
+    report = classify_in_a_fresh_python(PUBLISHED_MODEL, mnist_dir, tmp_path)
+    categories = np.array(report["categories"])
+    test = load_mnist(mnist_dir).test
+    argmax, near = categorical_near_ties(PUBLISHED_MODEL, as_float(test.images))
+    assert np.array_equal(categories[~near], argmax[~near])
+    correct = int(np.sum(np.argsort(encodings)[categories] == test.labels))
+    assert correct == round(report["accuracy"] * 10000)
+    assert abs(correct - (10000 - run["misclassified"])) <= near.sum(), (correct, near.sum())
 
 
 @pytest.fixture(scope="module")
