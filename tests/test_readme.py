@@ -65,16 +65,17 @@ def test_the_readme_results_are_the_measured_ones():
     def trajectory(seed):
         points = json.loads((ROOT / "results" / f"mnist_trajectory_seed{seed}.json").read_text())["points"]
         return {point["iteration"]: point for point in points}
-    seed_12345, seed_1 = trajectory(12345), trajectory(1)
-    # iteration | seed 12345: accuracy | NMI | reference run | seed 1: accuracy
-    rows = re.findall(r"^\| ([\d,]+) \| ([\d.]+)% \| ([\d.]+) \| [\d.]+% \| ([\d.]+)% \|$", MNIST_RESULTS,
-                      flags=re.MULTILINE)
+    seed_12345, seed_1, seed_2 = trajectory(12345), trajectory(1), trajectory(2)
+    # iteration | seed 12345: accuracy | NMI | reference run | seed 1: accuracy | seed 2: accuracy
+    rows = re.findall(r"^\| ([\d,]+) \| ([\d.]+)% \| ([\d.]+) \| [\d.]+% \| ([\d.]+)% \| ([\d.]+)% \|$",
+                      MNIST_RESULTS, flags=re.MULTILINE)
     assert len(rows) >= 5
-    for iteration, accuracy, nmi, accuracy_seed_1 in rows:
+    for iteration, accuracy, nmi, accuracy_seed_1, accuracy_seed_2 in rows:
         iteration = int(iteration.replace(",", ""))
         point = seed_12345[iteration]
         assert (f"{point['accuracy']:.2%}", f"{point['nmi']:.3f}") == (f"{accuracy}%", nmi)
         assert f"{seed_1[iteration]['accuracy']:.2%}" == f"{accuracy_seed_1}%"
+        assert f"{seed_2[iteration]['accuracy']:.2%}" == f"{accuracy_seed_2}%"
     # the quick start names each run; the figures are seed 12345's
     for run in results["runs"]:
         assert f"{run['accuracy']:.2%} (seed {run['seed']})" in README
