@@ -89,6 +89,10 @@ def test_op_determinism_off_trains_and_resumes(mnist_dir, tmp_path, capsys, keep
     out = capsys.readouterr().out
     device = tf_setup.describe_device()
     assert f"device: {device}\n" in out
+    from bidirectional_infogan import training
+    code = training.code_version(Path(training.__file__).parent)  # and which code trains (none outside git)
+    assert (f"\ncode: {code}" in out) == (code is not None) and ("differ from this commit" in out) == (
+        code is not None and code.endswith("-dirty"))
     if not tf.config.list_physical_devices("GPU"):  # this machine: the CPU line
         assert re.search(f"^{re.escape(CPU_LINE)}$", out, flags=re.MULTILINE), out
     run_dir = only_run(tmp_path)

@@ -119,6 +119,7 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
     `started()` is called once the resumed model is restored, before the first iteration."""
     out = out or sys.stdout
     print(device_line(), file=out, flush=True)
+    print_code_line(out)
     set_op_determinism(run.flags.get("op_determinism", "on") == "on")
     cfg, tcfg = run.model, run.train
     start = 0
@@ -277,6 +278,16 @@ def vector_extensions(cpuinfo: str | None = None) -> str | None:
         if flag in flags:
             return name
     return None
+
+
+def print_code_line(out) -> None:
+    """Say which commit trains (as timing.jsonl will record it), and warn before hours of training when the run
+    will be recorded as "-dirty"; nothing outside a git checkout."""
+    code = code_version(Path(__file__).parent)
+    if code is not None:
+        note = " (tracked files differ from this commit; commit them for a clean record)" if code.endswith("-dirty") \
+            else ""
+        print(f"code: {code}{note}", file=out, flush=True)
 
 
 def _processor_name() -> str:
