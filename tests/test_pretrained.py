@@ -118,7 +118,8 @@ def test_a_fresh_python_without_the_project_classifies_the_test_set(exported, mn
     report = classify_in_a_fresh_python(out, mnist_dir, tmp_path)
     assert report["accuracy"] == results["accuracy"]
     # every image but the near ties gets the category of the float64 argmax (what the published model's test
-    # below relies on across processors)
+    # below relies on across processors); and the near ties stay few (this 40-iteration run has 17, the trained
+    # seed-2 model none): a tolerance wide enough to excuse hundreds of images could excuse a broken encoder
     categories = np.array(report["categories"])
     argmax, near = categorical_near_ties(out, as_float(load_mnist(mnist_dir).test.images))
     assert np.array_equal(categories[~near], argmax[~near]) and near.sum() < 100, near.sum()
@@ -146,6 +147,8 @@ def categorical_near_ties(folder, images) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.slow
+# Issue 14: the folder lands once a good seed of the results table has finished on a machine that still has its
+# run folder; remove this skip then, so that a missing folder fails.
 @pytest.mark.skipif(not PUBLISHED_MODEL.exists(), reason="pretrained/mnist is not in the repository yet")
 def test_the_published_mnist_model(mnist_dir, tmp_path):
     """pretrained/mnist is a finished run of the results table (results/mnist.json): the same seed, iteration,
