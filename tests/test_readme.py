@@ -65,17 +65,23 @@ def test_the_readme_results_are_the_measured_ones():
     def trajectory(seed):
         points = json.loads((ROOT / "results" / f"mnist_trajectory_seed{seed}.json").read_text())["points"]
         return {point["iteration"]: point for point in points}
-    seed_12345, seed_1, seed_2 = trajectory(12345), trajectory(1), trajectory(2)
-    # iteration | seed 12345: accuracy | NMI | reference run | seed 1: accuracy | seed 2: accuracy
-    rows = re.findall(r"^\| ([\d,]+) \| ([\d.]+)% \| ([\d.]+) \| [\d.]+% \| ([\d.]+)% \| ([\d.]+)% \|$",
-                      MNIST_RESULTS, flags=re.MULTILINE)
-    assert len(rows) >= 5
-    for iteration, accuracy, nmi, accuracy_seed_1, accuracy_seed_2 in rows:
-        iteration = int(iteration.replace(",", ""))
-        point = seed_12345[iteration]
-        assert (f"{point['accuracy']:.2%}", f"{point['nmi']:.3f}") == (f"{accuracy}%", nmi)
-        assert f"{seed_1[iteration]['accuracy']:.2%}" == f"{accuracy_seed_1}%"
-        assert f"{seed_2[iteration]['accuracy']:.2%}" == f"{accuracy_seed_2}%"
+    # the course table: "iteration", then per seed "seed N: test accuracy" (seed 12345's followed by its "NMI"),
+    # and the reference run's column, which has no file here
+    table = re.search(r"^\| iteration \|.*\n\|[-:| ]+\|\n((?:\|.*\|\n)+)", MNIST_RESULTS, flags=re.MULTILINE)
+    header = [cell.strip() for cell in table.group(0).splitlines()[0].strip("|").split("|")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.group(1).splitlines()]
+    seed_columns = {i: int(m.group(1)) for i, cell in enumerate(header)
+                    if (m := re.fullmatch(r"seed (\d+): test accuracy", cell))}
+    assert set(seed_columns.values()) == {run["seed"] for run in results["runs"]}, "a column per run of the table"
+    assert header[header.index("seed 12345: test accuracy") + 1] == "NMI" and len(rows) >= 5
+    for row in rows:
+        assert len(row) == len(header), row
+        iteration = int(row[0].replace(",", ""))
+        for column, seed in seed_columns.items():
+            point = trajectory(seed)[iteration]
+            assert row[column] == f"{point['accuracy']:.2%}", (seed, iteration)
+            if seed == 12345:
+                assert row[column + 1] == f"{point['nmi']:.3f}", iteration
     # the quick start names each run; the figures are seed 12345's
     for run in results["runs"]:
         assert f"{run['accuracy']:.2%} (seed {run['seed']})" in README
