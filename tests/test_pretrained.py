@@ -147,9 +147,6 @@ def categorical_near_ties(folder, images) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.slow
-# Issue 14: the folder lands once a good seed of the results table has finished on a machine that still has its
-# run folder; remove this skip then, so that a missing folder fails.
-@pytest.mark.skipif(not PUBLISHED_MODEL.exists(), reason="pretrained/mnist is not in the repository yet")
 def test_the_published_mnist_model(mnist_dir, tmp_path):
     """pretrained/mnist is a finished run of the results table (results/mnist.json): the same seed, iteration,
     accuracy, errors and mapping; and its encoder, loaded in a Python without the project, classifies the
@@ -178,6 +175,45 @@ def test_the_published_mnist_model(mnist_dir, tmp_path):
     correct = int(np.sum(np.argsort(encodings)[categories] == test.labels))
     assert correct == round(report["accuracy"] * 10000)
     assert abs(correct - (10000 - run["misclassified"])) <= near.sum(), (correct, near.sum())
+
+
+@pytest.mark.slow
+def test_the_readme_example_labels_digits(mnist_dir, tmp_path):
+    """The README's Python example, run as written on PNGs of the first test image of each digit, in a Python
+    without the project: it prints the digit that E's float64 argmax and encodings.txt give (near ties
+    excepted), mostly the true one (the seed-3 model reads the first 3 as an 8)."""
+    import re
+    import PIL.Image
+    from bidirectional_infogan.data.common import as_float
+    from bidirectional_infogan.data.mnist import load_mnist
+    readme = (ROOT / "README.md").read_text()
+    example = next(block for block in re.findall(r"^```python\n(.*?)^```", readme, flags=re.MULTILINE | re.DOTALL)
+                   if "pretrained/mnist/encoder.keras" in block)
+    test = load_mnist(mnist_dir).test
+    first = [int(np.flatnonzero(test.labels == digit)[0]) for digit in range(10)]
+    paths = []
+    for digit, index in enumerate(first):
+        paths.append(str(tmp_path / f"digit_{digit}.png"))
+        PIL.Image.fromarray(test.images[index].reshape(28, 28)).save(paths[-1])
+    driver = textwrap.dedent("""
+        import sys
+        example = sys.stdin.read()
+        for path in sys.argv[1:]:
+            exec(example.replace('"digit.png"', repr(path)), {})
+        print("project imported:", any(name.startswith("bidirectional_infogan") for name in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", driver, *paths], input=example, capture_output=True, text=True,
+                          cwd=ROOT, timeout=300, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "project imported: False"
+    printed = [int(line.removeprefix("digit: ")) for line in lines[:-1]]
+    encodings = [int(v) for v in (PUBLISHED_MODEL / "encodings.txt").read_text().split(",")]
+    argmax, near = categorical_near_ties(PUBLISHED_MODEL, as_float(test.images[first]))
+    expected = [encodings.index(category) for category in argmax]
+    assert [p for p, e, n in zip(printed, expected, near) if not n] == [e for e, n in zip(expected, near) if not n]
+    # and the mapping is read the right way round: read the other way, it would get most digits wrong
+    assert sum(p == digit for digit, p in enumerate(printed)) >= 8, printed
 
 
 @pytest.fixture(scope="module")
