@@ -65,6 +65,7 @@ def test_the_readme_results_are_the_measured_ones():
     def trajectory(seed):
         points = json.loads((ROOT / "results" / f"mnist_trajectory_seed{seed}.json").read_text())["points"]
         return {point["iteration"]: point for point in points}
+    trajectories = {run["seed"]: trajectory(run["seed"]) for run in results["runs"]}
     # the course table: "iteration", then per seed "seed N: test accuracy" (seed 12345's followed by its "NMI"),
     # and the reference run's column, which has no file here
     table = re.search(r"^\| iteration \|.*\n\|[-:| ]+\|\n((?:\|.*\|\n)+)", MNIST_RESULTS, flags=re.MULTILINE)
@@ -78,7 +79,7 @@ def test_the_readme_results_are_the_measured_ones():
         assert len(row) == len(header), row
         iteration = int(row[0].replace(",", ""))
         for column, seed in seed_columns.items():
-            point = trajectory(seed)[iteration]
+            point = trajectories[seed][iteration]
             assert row[column] == f"{point['accuracy']:.2%}", (seed, iteration)
             if seed == 12345:
                 assert row[column + 1] == f"{point['nmi']:.3f}", iteration
@@ -87,6 +88,11 @@ def test_the_readme_results_are_the_measured_ones():
         assert f"{run['accuracy']:.2%} (seed {run['seed']})" in README
     figures_run = next(run for run in results["runs"] if run["seed"] == 12345)
     assert f"All {figures_run['misclassified']} misclassified test images" in README
+    # "Try a trained model" names the run that pretrained/mnist was exported from, with its accuracy
+    published = json.loads((ROOT / "pretrained" / "mnist" / "results.json").read_text())
+    try_section = README.split("### Try a trained model", 1)[1].split("\n#", 1)[0]
+    assert (f"(iteration {published['iteration']:,}) of\nthe seed-{published['seed']} run of the [results table]"
+            f"(#results-mnist), {published['accuracy']:.2%} test accuracy") in try_section
 
 
 def _headings_anchors(text: str) -> set[str]:
