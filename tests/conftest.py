@@ -11,6 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+# The tests run training in this process: set up TensorFlow as the command-line tools do (one inter-op thread,
+# tf_setup.single_inter_op_thread) before any test runs an op.
+from bidirectional_infogan.tf_setup import import_tensorflow  # noqa: E402
+
+import_tensorflow()
+
 
 def _has_mnist(folder: Path) -> bool:
     from bidirectional_infogan.data.mnist import FILES, find_idx_file

@@ -15,7 +15,8 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import ACTIVATIONS, D_BATCH_STATISTICS, INITIALISATIONS, ConfigError, RunConfig, TrainConfig
+from .config import (ACTIVATIONS, AUGMENTATIONS, D_BATCH_STATISTICS, INITIALISATIONS, ConfigError, RunConfig,
+                     TrainConfig)
 from .data.common import DataError
 from .run_folder import (RunFolderError, create_run_folder, list_checkpoints, load_run_config, lock_run_folder,
                          record_command, write_run_files)
@@ -37,7 +38,8 @@ LOOP_FLAGS = ("log_every", "checkpoint_every", "scalars_every", "keep_checkpoint
 RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
 # Flags added after run folders were made, with the value such an old run trained with (its config.json
 # lacks them); a resume compares and continues with these.
-OLD_RUN_FLAGS = {"op_determinism": "on", "d_batch_statistics": "separate"}
+OLD_RUN_FLAGS = {"op_determinism": "on", "d_batch_statistics": "separate", "consistency_weight": 0.0,
+                 "consistency_augment": TrainConfig.consistency_augment, "balance_weight": 0.0, "d_r1": 0.0}
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -102,6 +104,21 @@ def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
                           "bitwise on the same machine and software; 'off': possibly faster on a GPU, but runs "
                           f"are no longer bitwise repeatable; a resumed run keeps its setting (default "
                           f"{d['op_determinism']})")
+    opt_in = parser.add_argument_group("opt-in terms (each 0 by default: the paper's step; docs/recipes.md)")
+    opt_in.add_argument("--consistency_weight", type=non_negative_float,
+                        help="weight of a term that makes E give a real image and an augmented copy of it the "
+                             "same categorical value, so that the categorical code cannot follow what the "
+                             f"augmentation changes (default {d['consistency_weight']})")
+    opt_in.add_argument("--consistency_augment", choices=AUGMENTATIONS,
+                        help="the augmentation of --consistency_weight: 'colour' (channel order, inversion, "
+                             "gain, contrast, brightness), 'geometric' (rotation up to 12 degrees, scale 0.9-1.1, "
+                             f"shift up to 2 pixels) or 'both' (default {d['consistency_augment']})")
+    opt_in.add_argument("--balance_weight", type=non_negative_float,
+                        help="weight of a term that makes E use every value of each categorical variable equally "
+                             f"often on each batch of real images (default {d['balance_weight']})")
+    opt_in.add_argument("--d_r1", type=non_negative_float, metavar="GAMMA",
+                        help="R1 gradient penalty on D: GAMMA / 2 times the squared gradient of D's logit with "
+                             f"respect to the real pairs (default {d['d_r1']})")
     net = parser.add_argument_group("networks")
     net.add_argument("--num_z", type=positive_int, help=f"size of the noise vector z (default {d['num_z']})")
     for role, name in (("d", "D"), ("g", "G"), ("e", "E")):
@@ -142,7 +159,10 @@ def build_run(dataset: Dataset, flags: dict) -> RunConfig:
     train = TrainConfig(batch_size=flags["batch_size"], lr_d=flags["lr_d"], lr_g=flags["lr_g"],
                         beta1_d=flags["beta1_d"], beta1_g=flags["beta1_g"], lr_red=flags["lr_red"],
                         max_iter=flags["max_iter"], info_weight=flags["info_weight"], seed=flags["seed"],
-                        validation_size=flags["validation_size"], d_batch_statistics=flags["d_batch_statistics"])
+                        validation_size=flags["validation_size"], d_batch_statistics=flags["d_batch_statistics"],
+                        consistency_weight=flags["consistency_weight"],
+                        consistency_augment=flags["consistency_augment"], balance_weight=flags["balance_weight"],
+                        d_r1=flags["d_r1"])
     train.validate()
     model = dataset.build_model_config(flags)
     model.validate()

@@ -117,6 +117,7 @@ class ModelConfig:
 
 
 D_BATCH_STATISTICS = ("separate", "joint")
+AUGMENTATIONS = ("colour", "geometric", "both")  # augment.py makes them
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,14 @@ class TrainConfig:
     # the real pairs and once on the generated ones, so each call normalises with its own batch statistics.
     # "joint" calls D once on both, with one set of statistics (model.discriminate; docs/table2-investigation.md).
     d_batch_statistics: str = "separate"
+    # Opt-in terms, each off (0) by default (the paper has none; docs/recipes.md says what each changes):
+    # E's categorical prediction the same for a real image and an augmented copy (augment.py) ...
+    consistency_weight: float = 0.0
+    consistency_augment: str = "geometric"  # ... made by this augmentation (AUGMENTATIONS)
+    # E's categorical values used equally often on each batch of real images (losses.balance_loss)
+    balance_weight: float = 0.0
+    # R1 gradient penalty on D's real pairs, gamma / 2 * |grad D logit|^2 (losses.gradient_penalty)
+    d_r1: float = 0.0
 
     def validate(self) -> None:
         for name in ("batch_size", "max_iter"):
@@ -155,6 +164,12 @@ class TrainConfig:
         if self.d_batch_statistics not in D_BATCH_STATISTICS:
             raise ConfigError(f"d_batch_statistics must be one of {', '.join(D_BATCH_STATISTICS)}, "
                               f"got {self.d_batch_statistics}")
+        for name in ("consistency_weight", "balance_weight", "d_r1"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.consistency_augment not in AUGMENTATIONS:
+            raise ConfigError(f"consistency_augment must be one of {', '.join(AUGMENTATIONS)}, "
+                              f"got {self.consistency_augment}")
         if not 0 <= self.seed < 2 ** 32:
             raise ConfigError(f"seed must be in 0..{2 ** 32 - 1}, got {self.seed}")
 

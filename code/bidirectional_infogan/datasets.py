@@ -47,13 +47,14 @@ COMMON_DEFAULTS = dict(
     g_activation="elu", e_activation="elu", lr_red=5.0, max_iter=30000, seed=12345, info_weight=1.0,
     init="original", validation_size=5000, data_dir=None, log_dir="log_dir", log_every=5000, checkpoint_every=10000,
     scalars_every=100, keep_checkpoints=2, stop_after=None, op_determinism="on",
-    d_batch_statistics="separate",
+    d_batch_statistics="separate", consistency_weight=0.0, consistency_augment="geometric", balance_weight=0.0,
+    d_r1=0.0,
 )
 
 # CelebA and SVHN: the table-2 networks and their latent-code flags.
 TABLE2_DEFAULTS = dict(
     COMMON_DEFAULTS, batch_size=32, lr_d=1e-4, lr_g=1e-4, num_z=64, num_categorical=4, categorical_values=10,
-    num_continuous=4, d_noise=False,
+    num_continuous=4, d_noise=False, consistency_augment="both",
 )
 
 

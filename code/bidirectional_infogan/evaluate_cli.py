@@ -292,6 +292,23 @@ def evaluate(inputs: Inputs, classes: Classes | None) -> Outcome:
     return Outcome(report, lines=attribute_lines(report))
 
 
+def health_outcome(inputs: Inputs) -> Outcome:
+    """The label-free health of the model (health.py) on the test images, for --evaluate."""
+    from . import health
+    try:
+        report = health.model_health(inputs.model, inputs.test.images)
+    except ValueError as err:
+        raise RunFolderError(str(err)) from None
+    verdict = "healthy" if report["healthy"] else "suspect"
+    lines = [f"Health without labels: {report['score']:.3f} ({verdict}; threshold {report['threshold']}, "
+             "docs/health.md)"]
+    for part in report["variables"]:
+        lines.append(f"  categorical {part['variable']}: usage {part['usage']:.3f}, information "
+                     f"{part['information']:.3f}, stability {part['stability']:.3f}, E(G(c)) = c "
+                     f"{part['agreement']:.3f}; score {part['score']:.3f}")
+    return Outcome({"health": report}, lines=lines)
+
+
 def classifier_scores(inputs: Inputs, classes: Classes) -> dict:
     labels = inputs.test.labels
     report = evaluation.classification_report(classes.categories, labels, inputs.cfg.categorical_dims[0],
@@ -515,6 +532,7 @@ def run_modes(request: Request, out) -> None:
 
     if args.evaluate:
         show(evaluate(inputs, classes))
+        show(health_outcome(inputs))
     if args.sample:
         show(sample(inputs, classes, args.confidence, args.row_labels, args.columns, rng))
     if args.reconstruct:

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from . import evaluation, figures, latent, visualization
+from . import evaluation, figures, health, latent, visualization
 from .data.common import TrainingData
 
 SAMPLES_PER_ROW = 10  # images per row of the samples_disc/ and samples_cont/ figures
+HEALTH_IMAGES = 2000  # validation images of the label-free health at each log step
 
 
 def log_figures(model, writer, step: int, batch_images: np.ndarray, data: TrainingData, run_dir: Path,
@@ -82,3 +83,20 @@ def _save_new(path: Path, grid) -> None:
     """Write a PNG unless the file exists (a resumed run recomputes identical figures; keep the first)."""
     if not path.exists():
         visualization.save_png(path, grid)
+
+
+def log_health(model, writer, step: int, data: TrainingData, run_dir: Path, seed: int) -> str:
+    """The label-free health (health.py) at a log step: TensorBoard scalars health/... and one line of
+    RUN_DIR/health.jsonl. Returns a line for the log."""
+    spread = health.generator_spread(model, seed)
+    scores = health.model_health(model, data.validation_images[:HEALTH_IMAGES], seed)
+    record = {"iteration": step, **spread, "score": scores["score"]}
+    for part in scores["variables"]:
+        for name in ("usage", "information", "stability", "agreement", "score"):
+            record[f"{name}_c{part['variable']}"] = part[name]
+    with writer.as_default(step=step):
+        for name, value in record.items():
+            if name != "iteration":
+                tf.summary.scalar(f"health/{name}", value)
+    health.append_record(Path(run_dir) / "health.jsonl", record)
+    return f"health {scores['score']:.3f} (threshold {health.HEALTH_THRESHOLD}), G diversity {spread['diversity']:.4f}"

@@ -53,3 +53,43 @@ def continuous_information_loss(c, c_hat):
     if c.shape[-1] == 0:
         return tf.constant(0.0)
     return tf.reduce_mean(tf.reduce_sum(HALF_LOG_2PI + 0.5 * tf.square(c - c_hat), axis=1))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Opt-in terms (each off by default; the paper's step has none of them)
+
+def consistency_loss(probabilities, augmented_probabilities):
+    """How differently E classifies real images and their augmented copies (--consistency_weight).
+
+    Per categorical variable, the batch mean of KL(p || q) + KL(q || p), halved, where p is E's softmax on an image
+    and q on its copy, each KL pulling only its second argument (the first is held fixed), so both predictions
+    move towards each other. Summed over the variables; 0 when E gives both the same prediction.
+    """
+    total = 0.0
+    for p, q in zip(probabilities, augmented_probabilities):
+        p_fixed, q_fixed = tf.stop_gradient(p), tf.stop_gradient(q)
+        kl_pq = tf.reduce_sum(p_fixed * (safe_log(p_fixed) - safe_log(q)), axis=1)
+        kl_qp = tf.reduce_sum(q_fixed * (safe_log(q_fixed) - safe_log(p)), axis=1)
+        total += 0.5 * tf.reduce_mean(kl_pq + kl_qp)
+    return total
+
+
+def balance_loss(probabilities):
+    """How unequally E uses the values of each categorical variable on a batch of real images
+    (--balance_weight): per variable ln K - H(mean prediction over the batch), summed. 0 when the batch uses
+    every value equally often on average, ln K when it puts everything in one value."""
+    total = 0.0
+    for p in probabilities:
+        mean = tf.reduce_mean(p, axis=0)
+        k = tf.cast(tf.shape(p)[1], p.dtype)
+        total += tf.math.log(k) + tf.reduce_sum(mean * safe_log(mean))
+    return total
+
+
+def gradient_penalty(gradients):
+    """R1: the batch mean of the squared norm of D's gradient with respect to its real inputs (a list of
+    tensors whose first axis is the batch), summed over the inputs."""
+    total = 0.0
+    for g in gradients:
+        total += tf.reduce_mean(tf.reduce_sum(tf.reshape(tf.square(g), (tf.shape(g)[0], -1)), axis=1))
+    return total

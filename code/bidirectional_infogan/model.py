@@ -42,6 +42,18 @@ def discriminate(discriminator: keras.Model, real_pairs, generated_pairs, batch_
     return discriminator(list(real_pairs), training=True), discriminator(list(generated_pairs), training=True)
 
 
+def discriminator_logit_function(discriminator: keras.Model):
+    """A function pair -> D's output before its sigmoid, in training mode: the last hidden layer's output times
+    d_output's kernel, plus its bias (d_output applies the sigmoid itself, so the logit is no tensor of D). It
+    shares D's layers and weights."""
+    output_layer = discriminator.get_layer("d_output")
+    hidden_model = keras.Model(discriminator.inputs, output_layer.input)
+
+    def logits(pair):
+        return tf.matmul(hidden_model(pair, training=True), output_layer.kernel) + output_layer.bias
+    return logits
+
+
 class BidirectionalInfoGAN:
     """G, E, D, their two Adam optimisers and the compiled training step."""
 
@@ -65,6 +77,8 @@ class BidirectionalInfoGAN:
             generator=self.generator, encoder=self.encoder, discriminator=self.discriminator,
             d_optimizer=self.d_optimizer, ge_optimizer=self.ge_optimizer, step=self.step,
             noise_state=random_state_variables(self.discriminator))
+        if train_cfg.d_r1 > 0:
+            self._d_logits = discriminator_logit_function(self.discriminator)
         # autograph=False: the step has no tensor-dependent Python control flow to convert (and autograph
         # would re-read this file from disk)
         self._train_step = tf.function(self._step_fn, autograph=False)
@@ -79,21 +93,36 @@ class BidirectionalInfoGAN:
     def ge_variables(self) -> list:
         return self.generator.trainable_variables + self.encoder.trainable_variables
 
-    def _step_fn(self, images, z, c):
-        cfg = self.cfg
+    def _step_fn(self, images, z, c, augmented=None):
+        cfg, tcfg = self.cfg, self.train_cfg
         with tf.GradientTape(persistent=True) as tape:
             code = tf.concat([z, c], axis=1)
             fake_images = self.generator(code, training=True)
             real_code = self.encoder(images, training=True)
             d_real, d_fake = discriminate(self.discriminator, (images, real_code), (fake_images, code),
-                                          self.train_cfg.d_batch_statistics)
+                                          tcfg.d_batch_statistics)
             recovered = latent.split_latent(cfg, self.encoder(fake_images, training=True))
             given = latent.split_latent(cfg, code)
             info_cat = losses.categorical_information_loss(given.categorical, recovered.categorical)
             info_cont = losses.continuous_information_loss(given.continuous, recovered.continuous)
             d_loss = losses.discriminator_loss(d_real, d_fake)
             g_loss = (losses.generator_adversarial_loss(d_real, d_fake)
-                      + self.train_cfg.info_weight * (info_cont + info_cat))
+                      + tcfg.info_weight * (info_cont + info_cat))
+            # The opt-in terms; with each at its default 0 the graph is the paper's step, op for op.
+            extra = {}
+            if tcfg.consistency_weight > 0 or tcfg.balance_weight > 0:
+                real_categorical = latent.split_latent(cfg, real_code).categorical
+            if tcfg.consistency_weight > 0:
+                augmented_code = self.encoder(augmented, training=True)
+                extra["consistency"] = losses.consistency_loss(
+                    real_categorical, latent.split_latent(cfg, augmented_code).categorical)
+                g_loss += tcfg.consistency_weight * extra["consistency"]
+            if tcfg.balance_weight > 0:
+                extra["balance"] = losses.balance_loss(real_categorical)
+                g_loss += tcfg.balance_weight * extra["balance"]
+            if tcfg.d_r1 > 0:
+                extra["D_r1"] = self._r1_penalty(images, tf.stop_gradient(real_code))
+                d_loss += 0.5 * tcfg.d_r1 * extra["D_r1"]
         d_gradients = tape.gradient(d_loss, self.d_variables)
         ge_gradients = tape.gradient(g_loss, self.ge_variables)
         del tape
@@ -103,7 +132,15 @@ class BidirectionalInfoGAN:
         self.step.assign_add(1)
         return {"D_loss": d_loss, "G_loss": g_loss,
                 "D data accuracy": tf.reduce_mean(d_real), "D fake accuracy": tf.reduce_mean(1.0 - d_fake),
-                "c gen cont": info_cont, "c gen cat": info_cat}
+                "c gen cont": info_cont, "c gen cat": info_cat, **extra}
+
+    def _r1_penalty(self, images, codes):
+        """|grad of D's logit with respect to the real pair (image and code)|^2, batch mean (--d_r1). D is
+        called once more, on the real pairs alone, in training mode."""
+        with tf.GradientTape() as inner:
+            inner.watch([images, codes])
+            total = tf.reduce_sum(self._d_logits([images, codes]))  # inside the tape: it is differentiated
+        return losses.gradient_penalty(inner.gradient(total, [images, codes]))
 
     def _encode_fn(self, images):
         return self.encoder(images, training=False)
@@ -111,8 +148,14 @@ class BidirectionalInfoGAN:
     def _generate_fn(self, code):
         return self.generator(code, training=False)
 
-    def train_step(self, images, z, c) -> dict:
-        """One iteration on float32 images in [0, 1], z (B, z_dim) and c (B, c_dim); returns the metrics."""
+    def train_step(self, images, z, c, augmented=None) -> dict:
+        """One iteration on float32 images in [0, 1], z (B, z_dim) and c (B, c_dim); returns the metrics.
+        `augmented`: the images' augmented copies, needed with --consistency_weight (augment.py)."""
+        if self.train_cfg.consistency_weight > 0:
+            if augmented is None:
+                raise ValueError("the consistency term needs the augmented copies of the images")
+            return self._train_step(tf.convert_to_tensor(images), tf.convert_to_tensor(z), tf.convert_to_tensor(c),
+                                    tf.convert_to_tensor(augmented))
         return self._train_step(tf.convert_to_tensor(images), tf.convert_to_tensor(z), tf.convert_to_tensor(c))
 
     def learning_rates(self, step: int) -> dict:

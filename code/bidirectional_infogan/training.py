@@ -28,16 +28,17 @@ import numpy as np
 import tensorflow as tf
 
 from . import latent
+from .augment import augment
 from .checkpoints import DiskFullError, checkpoint_manager, is_disk_full, restore_newest, save_checkpoint
 from .config import RunConfig
 from .data.common import TrainingData, available_cpus, to_float
-from .log_step import log_figures
+from .log_step import log_figures, log_health
 from .model import BidirectionalInfoGAN
 from .progress import Progress
 from .tf_setup import describe_device, device_line
 
 # Independent random streams, each seeded with [seed, stream, index].
-LATENT_STREAM, DATA_ORDER_STREAM, FIGURE_STREAM = 1, 2, 3
+LATENT_STREAM, DATA_ORDER_STREAM, FIGURE_STREAM, AUGMENT_STREAM = 1, 2, 3, 4
 
 
 def stream_rng(seed: int, stream: int, index: int) -> np.random.Generator:
@@ -148,7 +149,9 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
             for step in range(start + 1, last + 1):
                 images = to_float(data.train_images[batches.indices(step - 1)])
                 z, c = latent.sample_latent(cfg, stream_rng(tcfg.seed, LATENT_STREAM, step), tcfg.batch_size)
-                metrics = model.train_step(images, z, c)
+                augmented = (augment(images, tcfg.consistency_augment, stream_rng(tcfg.seed, AUGMENT_STREAM, step))
+                             if tcfg.consistency_weight > 0 else None)
+                metrics = model.train_step(images, z, c, augmented)
                 check_losses(metrics, step, last_saved if last_saved > 0 else None)
                 is_log_step = step % settings.log_every == 0
                 if is_log_step or step % settings.scalars_every == 0:
@@ -163,6 +166,7 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
                                              stream_rng(tcfg.seed, FIGURE_STREAM, step))
                         if scores:
                             progress.message(f"  {scores}")
+                        progress.message(f"  {log_health(model, writer, step, data, run_dir, tcfg.seed)}")
                     writer.flush()
                 if step % settings.checkpoint_every == 0 or step == last:
                     check_weights(model, step, last_saved if last_saved > 0 else None)  # never save NaN
