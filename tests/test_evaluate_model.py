@@ -91,7 +91,7 @@ def test_evaluate_reports_and_json(all_modes, run_copy, cached_codes, test_data)
     out, figures = all_modes
     test, _ = test_data
     assert "No encodings.txt" in out and "Hungarian" in out
-    predicted, _ = predictions(cached_codes, test.labels)
+    predicted, codes = predictions(cached_codes, test.labels)
     expected = float(np.mean(predicted == test.labels))
     assert figures["accuracy"] == pytest.approx(expected)
     assert f"Accuracy: {expected:.4f}" in out
@@ -102,6 +102,18 @@ def test_evaluate_reports_and_json(all_modes, run_copy, cached_codes, test_data)
         assert key in figures
     assert figures["misclassified"] == 10000 - round(expected * 10000)
     assert not (run_copy / "encodings.txt").exists()  # the user's file is never written
+    # the label-free health: usage and information recomputed here from the cached test codes
+    health = figures["health"]
+    p = codes[:, 16:26].astype(np.float64)
+    mean = p.mean(axis=0)
+    h_mean = -np.sum(mean * np.log(mean))
+    h_each = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0), axis=1).mean()
+    variable = health["variables"][0]
+    assert variable["usage"] == pytest.approx(h_mean / np.log(10), abs=1e-5)
+    assert variable["information"] == pytest.approx((h_mean - h_each) / np.log(10), abs=1e-5)
+    assert 0 <= variable["stability"] <= 1 and 0 <= variable["agreement"] <= 1
+    assert health["score"] == variable["score"] and health["threshold"] == 0.8
+    assert "Health without labels" in out
 
 
 def test_encodings_file_is_used(run_copy, cached_codes, mnist_dir, test_data):
