@@ -19,20 +19,21 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
-    parser.add_argument("--model_dir", help="a trained MNIST run (default: untrained weights)")
+    parser.add_argument("--model_dir", help="a trained MNIST run folder or an exported one such as "
+                                            "pretrained/mnist (default: untrained weights)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     from bidirectional_infogan.tf_setup import import_tensorflow
     import_tensorflow()
     from bidirectional_infogan.config import TrainConfig, mnist_model_config
-    from bidirectional_infogan.data.mnist import load_mnist
+    from bidirectional_infogan.data.mnist import load_mnist_test
     from bidirectional_infogan.model import BidirectionalInfoGAN
 
-    images = load_mnist(args.data_dir).test.images
+    images = load_mnist_test(args.data_dir).images
     if args.model_dir:
-        from bidirectional_infogan.checkpoints import load_trained_model
-        model = load_trained_model(Path(args.model_dir))[0]
+        from bidirectional_infogan.pretrained import load_model_folder
+        model = load_model_folder(Path(args.model_dir))
     else:
         model = BidirectionalInfoGAN(mnist_model_config(), TrainConfig())
     for batch_size in (500, 1000, 2000, 5000):

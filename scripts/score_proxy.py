@@ -27,6 +27,9 @@ in inference mode:
 
 A factor missing from the factors file, or constant over the test images (CelebA's neighbour side), is shown
 as '-'. --json writes every number, per iteration, with the run folder's name, its seed and the data set.
+
+Runs trained on the house-number stand-in of scripts/make_svhn_standin.py are scored by scripts/score_standin.py
+(which imports its shared parts from here).
 """
 
 from __future__ import annotations
@@ -52,9 +55,9 @@ class ProxyError(Exception):
     """A run or data folder that cannot be scored (the message is meant for the user)."""
 
 
-def fail(message) -> None:
+def fail(message, program: str = "score_proxy.py") -> None:
     """A user error: one line on stderr and exit code 2, as the project's other scripts."""
-    print(f"score_proxy.py: error: {message}", file=sys.stderr)
+    print(f"{program}: error: {message}", file=sys.stderr)
     sys.exit(2)
 
 
@@ -122,6 +125,7 @@ def usable(factors: dict, name: str):
 
 
 def pearson(a, b) -> float:
+    """Pearson's r (np.corrcoef); NaN if either is constant."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.std() == 0 or b.std() == 0:
         return float("nan")
@@ -169,6 +173,36 @@ def score_codes(cfg, codes: np.ndarray, factors: dict) -> dict:
         continuous.append({"variable": f"cont{j + 1}", "eta": eta, "r_brightness": r, "best_factor": best,
                            "best_score": best_score})
     return {"categorical": categorical, "continuous": continuous}
+
+
+def checkpoint_models(run_dir: Path, iterations, available: dict):
+    """(iteration, model) for each of `iterations` in turn: the networks are built once, from the run's
+    config.json, and only the weights change from one checkpoint to the next (available: iteration ->
+    checkpoint prefix, run_folder.list_checkpoints). ProxyError for a checkpoint that cannot be read."""
+    from bidirectional_infogan.checkpoints import CheckpointError, load_trained_model, restore
+    model = None
+    for iteration in iterations:
+        try:
+            if model is None:
+                model, _, _ = load_trained_model(run_dir, iteration)
+            else:  # the same networks: only the weights change
+                restore(model, available[iteration])
+        except CheckpointError as err:
+            raise ProxyError(str(err)) from None
+        yield iteration, model
+
+
+def encode_test_images(model, run_dir: Path, iteration: int, images, cache: bool = True) -> np.ndarray:
+    """E's codes of the test images in inference mode: from the run folder's cache of test codes
+    (code_cache.cached_test_codes, computed and stored there on first use), or computed afresh when `cache`
+    is False or the run folder is read-only."""
+    from bidirectional_infogan.code_cache import cached_test_codes
+    if cache:
+        try:
+            return cached_test_codes(model, run_dir, iteration, images)[0]
+        except OSError:  # a read-only run folder: no cache
+            pass
+    return model.encode(images)
 
 
 def mean_abs_difference(a, b) -> float:
@@ -324,27 +358,15 @@ def main(argv=None) -> int:
 
         from bidirectional_infogan.tf_setup import import_tensorflow
         import_tensorflow()
-        from bidirectional_infogan.checkpoints import CheckpointError, load_trained_model, restore
-        from bidirectional_infogan.code_cache import cached_test_codes
         from bidirectional_infogan.evaluation_data import load_test_set
         from bidirectional_infogan.progress import Progress
 
         test = load_test_set(run, data_dir)
         check_alignment(factors, len(test.images), test.labels, factors_file(dataset, data_dir))
         progress = Progress(len(iterations), out=sys.stderr, label="checkpoints", interval=0, line_interval=0)
-        model, points = None, []
-        for done, iteration in enumerate(iterations):
-            try:
-                if model is None:
-                    model, _, _ = load_trained_model(run_dir, iteration)
-                else:  # the same networks: only the weights change
-                    restore(model, available[iteration])
-            except CheckpointError as err:
-                raise ProxyError(str(err)) from None
-            try:
-                codes, _ = cached_test_codes(model, run_dir, iteration, test.images)
-            except OSError:  # a read-only run folder: no cache
-                codes = model.encode(test.images)
+        points = []
+        for done, (iteration, model) in enumerate(checkpoint_models(run_dir, iterations, available)):
+            codes = encode_test_images(model, run_dir, iteration, test.images)
             point = {"iteration": iteration, "n_test": len(test.images), "samples": args.samples}
             point.update(score_codes(run.model, codes, factors))
             point["generator"] = score_generator(run.model, model.generate, model.encode, args.samples)

@@ -108,3 +108,31 @@ def test_corrupt_deflate_stream(tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(DataError, match="cannot read"):
         mnist.load_mnist(folder, validation_size=5, download=False)
+
+
+def test_evaluation_reads_and_fetches_only_the_test_files(mnist_dir, tmp_path, monkeypatch):
+    """A folder with only the two t10k files is enough for the test set; with no folder, only those two are
+    downloaded (a mirror that serves nothing else, the real files, checked by their sha256)."""
+    import shutil
+    from bidirectional_infogan import cli
+    from bidirectional_infogan.datasets import DATASETS
+    from bidirectional_infogan.evaluation_data import load_test_set
+    only_test = tmp_path / "only_test"
+    only_test.mkdir()
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        shutil.copy(mnist.find_idx_file(mnist_dir, name), only_test)
+    run = cli.build_run(DATASETS["mnist"], dict(DATASETS["mnist"].defaults))
+    test = load_test_set(run, str(only_test))
+    assert test.images.shape == (10000, 28, 28, 1) and np.bincount(test.labels)[0] == 980
+    # the download cache: gzip copies of the two test files on a file:// mirror
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for path in only_test.iterdir():
+        raw = path.read_bytes() if not path.name.endswith(".gz") else gzip.decompress(path.read_bytes())
+        (mirror / (path.name.removesuffix(".gz") + ".gz")).write_bytes(gzip.compress(raw))
+    monkeypatch.setattr(mnist, "MIRRORS", (mirror.as_uri() + "/",))
+    monkeypatch.setattr(mnist.ensure_downloaded, "__defaults__", ((mirror.as_uri() + "/",), None))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert mnist.load_mnist_test().images.shape == (10000, 28, 28, 1)
+    assert sorted(p.name for p in mnist.default_cache_dir().iterdir()) == [
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]

@@ -407,3 +407,25 @@ def test_the_latent_dict_round_trip():
     with pytest.raises(ValueError, match="keys"):
         latent_from_dict(cfg, {k: v for k, v in blocks.items() if k != "continuous"})
     assert [name for name, _ in latent_blocks(mnist_model_config(continuous_dim=0))] == ["z", "categorical_1"]
+
+
+@pytest.mark.slow
+def test_tools_take_an_exported_folder_or_a_run_folder(exported, trained_run, mnist_dir):
+    """load_model_folder gives the exported networks for an exported folder and the checkpoint's for a run
+    folder; they encode alike (within the export's float32 parity, checked above: argmax of the categorical
+    head equal on most images); bench/encode_test_set.py runs on the published pretrained/mnist."""
+    from bidirectional_infogan.data.mnist import load_mnist_test
+    from bidirectional_infogan.model import BidirectionalInfoGAN
+    folder, _ = exported
+    from_export, from_run = pretrained.load_model_folder(folder), pretrained.load_model_folder(trained_run)
+    assert isinstance(from_export, pretrained.ExportedModel) and isinstance(from_run, BidirectionalInfoGAN)
+    images = load_mnist_test(mnist_dir).images[:200]
+    a, b = from_export.encode(images), from_run.encode(images)
+    assert a.shape == b.shape == (200, from_run.cfg.latent_dim)
+    assert np.mean(a[:, 16:26].argmax(1) == b[:, 16:26].argmax(1)) > 0.95
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "encode_test_set.py"), "--model_dir",
+                           str(ROOT / "pretrained" / "mnist"), "--data_dir", str(mnist_dir), "--repeats", "1"],
+                          capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "code")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "images/s" in done.stdout

@@ -78,7 +78,7 @@ def _mnist_training_data(options: dict, validation_size: int) -> TrainingData:
 
 
 def _mnist_test_set(run: RunConfig, folder) -> TestSet:
-    return _digit_test_set(mnist.load_mnist(folder, validation_size=run.train.validation_size).test)
+    return _digit_test_set(mnist.load_mnist_test(folder))
 
 
 MNIST = Dataset(

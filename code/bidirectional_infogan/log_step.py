@@ -87,16 +87,21 @@ def _save_new(path: Path, grid) -> None:
 
 def log_health(model, writer, step: int, data: TrainingData, run_dir: Path, seed: int) -> str:
     """The label-free health (health.py) at a log step: TensorBoard scalars health/... and one line of
-    RUN_DIR/health.jsonl. Returns a line for the log."""
+    RUN_DIR/health.jsonl. Returns a line for the log. With fewer than health.MIN_IMAGES validation images only
+    G's spread is measured."""
     spread = health.generator_spread(model, seed)
-    scores = health.model_health(model, data.validation_images[:HEALTH_IMAGES], seed)
-    record = {"iteration": step, **spread, "score": scores["score"]}
-    for part in scores["variables"]:
-        for name in ("usage", "information", "stability", "agreement", "score"):
-            record[f"{name}_c{part['variable']}"] = part[name]
+    record = {"iteration": step, **spread}
+    line = f"G diversity {spread['diversity']:.4f}"
+    if len(data.validation_images) >= health.MIN_IMAGES:
+        scores = health.model_health(model, data.validation_images[:HEALTH_IMAGES], seed)
+        record["score"] = scores["score"]
+        for part in scores["variables"]:
+            for name in ("usage", "information", "stability", "agreement", "score"):
+                record[f"{name}_c{part['variable']}"] = part[name]
+        line = f"health {scores['score']:.3f} (threshold {health.HEALTH_THRESHOLD}), {line}"
     with writer.as_default(step=step):
         for name, value in record.items():
             if name != "iteration":
                 tf.summary.scalar(f"health/{name}", value)
     health.append_record(Path(run_dir) / "health.jsonl", record)
-    return f"health {scores['score']:.3f} (threshold {health.HEALTH_THRESHOLD}), G diversity {spread['diversity']:.4f}"
+    return line

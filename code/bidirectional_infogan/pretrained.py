@@ -80,6 +80,18 @@ def check_exported_folder(folder, iteration: int | None = None) -> dict:
     return results
 
 
+def load_model_folder(folder, iteration: int | None = None):
+    """The model of a run folder (its newest checkpoint, or `iteration`) or of an exported folder, with encode()
+    and generate(); for tools that accept either as --model_dir."""
+    from .config import RunConfig
+    folder = Path(folder)
+    if is_exported_folder(folder):
+        check_exported_folder(folder, iteration)
+        return ExportedModel(folder, RunConfig.load(folder / CONFIG_FILE).model)
+    from .checkpoints import load_trained_model
+    return load_trained_model(folder, iteration)[0]
+
+
 def _load_keras(path: Path):
     import keras
     try:

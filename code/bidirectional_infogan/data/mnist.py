@@ -122,15 +122,27 @@ def load_mnist(data_dir: str | Path | None = None, validation_size: int = 5000, 
     return MnistData(train=train, validation=validation, test=test)
 
 
-def ensure_downloaded(folder: Path, mirrors=MIRRORS) -> None:
-    """Download any missing MNIST file into `folder`, checking the sha256 of its uncompressed content."""
+def load_mnist_test(data_dir: str | Path | None = None, download: bool = True) -> Split:
+    """Only the 10,000 test images and labels (evaluation reads nothing else, so it fetches nothing else)."""
+    if data_dir is None:
+        folder = default_cache_dir()
+        if download:
+            ensure_downloaded(folder, names=[name for name in FILES if name.startswith("t10k")])
+    else:
+        folder = require_folder(data_dir, "MNIST")
+    return _read_pair(folder, "t10k")
+
+
+def ensure_downloaded(folder: Path, mirrors=MIRRORS, names=None) -> None:
+    """Download any missing MNIST file (of `names`; default all four) into `folder`, checking the sha256 of its
+    uncompressed content."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise DataError(f"cannot make the MNIST download folder {folder} ({err.strerror}); "
                         f"pass --data_dir or set XDG_CACHE_HOME") from None
     for name, sha256 in FILES.items():
-        if find_idx_file(folder, name) is not None:
+        if find_idx_file(folder, name) is not None or (names is not None and name not in names):
             continue
         part = folder / (name + ".gz.part")
         errors = []
