@@ -442,3 +442,36 @@ def test_resuming_a_non_finite_checkpoint_is_refused(mnist_dir, tmp_path, capsys
     assert "training stopped and nothing was saved" in err and "last good" not in err
     assert saved_iterations(run) == [4]
     assert (run / "command.txt").read_text() == commands
+
+
+@pytest.mark.slow
+def test_evaluation_and_export_skip_a_damaged_newest_checkpoint(run_copy, mnist_dir, tmp_path):
+    """evaluate_model.py on a run whose newest checkpoint fails its checksum scores the one before and says
+    which and why, moving nothing; asked for the damaged one, it gives one line and exit 2; the export falls
+    back the same way."""
+    import io
+    import json
+    from bidirectional_infogan import evaluate_cli
+    import export_pretrained
+    run = run_copy()
+    data = run / "checkpoints" / f"iteration-40.{DATA}"
+    _flip(data, 1000)
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    out = io.StringIO()
+    code = evaluate_cli.main(["--model_dir", str(run), "--evaluate", "--data_dir", str(mnist_dir),
+                              "--json", str(tmp_path / "scores.json")], out=out)
+    assert code == 0, out.getvalue()
+    text = out.getvalue()
+    assert "Skipped checkpoint iteration-40 (its .data file fails a checksum (bytes changed)); using iteration-20" in text
+    assert "Checkpoint: iteration 20" in text
+    assert json.loads((tmp_path / "scores.json").read_text())["iteration"] == 20
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before  # nothing moved
+    err = io.StringIO()
+    import contextlib
+    with contextlib.redirect_stderr(err):
+        assert evaluate_cli.main(["--model_dir", str(run), "--evaluate", "--iteration", "40", "--data_dir",
+                                  str(mnist_dir)], out=io.StringIO()) == 2
+    assert "checkpoint iteration-40" in err.getvalue() and "is damaged" in err.getvalue()
+    assert err.getvalue().strip().count("\n") == 0
+    assert export_pretrained.main([str(run), str(tmp_path / "exported"), "--data_dir", str(mnist_dir)]) == 0
+    assert json.loads((tmp_path / "exported" / "results.json").read_text())["iteration"] == 20

@@ -222,11 +222,39 @@ def model_from_checkpoint(run: RunConfig, prefix: str) -> BidirectionalInfoGAN:
     return model
 
 
-def load_trained_model(run_dir, iteration: int | None = None):
-    """Rebuild the networks from the run's config.json and restore a checkpoint (by default the newest).
+def intact_checkpoint(run_dir, iteration: int | None = None, say=None) -> tuple[int, str]:
+    """(iteration, prefix) of the newest checkpoint that reads back whole (every tensor's checksum), or of
+    `iteration`, which must be whole. A damaged newer one is skipped with a line to `say` (default: stderr),
+    as --resume skips it, but nothing in the run folder is moved or changed: reading is all evaluation does."""
+    import sys
+    say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+    run_dir = Path(run_dir)
+    if iteration is not None:
+        iteration, prefix = find_checkpoint(run_dir, iteration)
+        try:
+            verify_checkpoint(prefix, iteration)
+        except CheckpointError as err:
+            raise CheckpointError(f"checkpoint iteration-{iteration} of {run_dir} is damaged: {err}") from None
+        return iteration, prefix
+    skipped = []
+    for number, prefix in sorted(list_checkpoints(run_dir).items(), reverse=True):
+        try:
+            verify_checkpoint(prefix, number)
+        except CheckpointError as err:
+            skipped.append(f"iteration-{number} ({err})")
+            continue
+        for text in skipped:
+            say(f"Skipped checkpoint {text}; using iteration-{number}")
+        return number, prefix
+    if skipped:
+        raise CheckpointError(f"no checkpoint of {run_dir} reads back whole: {'; '.join(skipped)}")
+    return find_checkpoint(run_dir)  # none at all: its one-line error
 
-    Returns (model, iteration, run config).
+
+def load_trained_model(run_dir, iteration: int | None = None, say=None):
+    """Rebuild the networks from the run's config.json and restore a checkpoint (by default the newest that
+    reads back whole; see intact_checkpoint). Returns (model, iteration, run config).
     """
     run = load_run_config(run_dir)
-    iteration, prefix = find_checkpoint(Path(run_dir), iteration)
+    iteration, prefix = intact_checkpoint(Path(run_dir), iteration, say)
     return model_from_checkpoint(run, prefix), iteration, run

@@ -208,7 +208,7 @@ class Classes:
 MAPPING_FROM_LABELS = "test labels (Hungarian algorithm)"
 
 
-def load_inputs(request: Request) -> Inputs:
+def load_inputs(request: Request, say=print) -> Inputs:
     """Load the test set and the model, and encode the test set (a run folder caches the codes)."""
     from .checkpoints import model_from_checkpoint
     from .code_cache import cached_test_codes
@@ -226,7 +226,9 @@ def load_inputs(request: Request) -> Inputs:
         codes = model.encode(test.images)
         origin = f"Exported model: iteration {iteration} (test set encoded)"
     else:
-        iteration, prefix = request.checkpoint
+        from .checkpoints import intact_checkpoint
+        asked = request.args.iteration
+        iteration, prefix = intact_checkpoint(run_dir, asked, say)  # a damaged newest one is skipped, saying so
         test = load_test_set(run, data_dir)
         model = model_from_checkpoint(run, prefix)
         codes, cached = cached_test_codes(model, run_dir, iteration, test.images)
@@ -509,7 +511,7 @@ def run_modes(request: Request, out) -> None:
         print(text, file=out, flush=True)
 
     try:
-        inputs = load_inputs(request)
+        inputs = load_inputs(request, say)
     except CheckpointError as err:
         raise RunFolderError(str(err)) from None
     say(inputs.origin)

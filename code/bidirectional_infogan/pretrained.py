@@ -420,6 +420,7 @@ def export(run_dir, out_dir, iteration: int | None = None, data_dir=None, overwr
     results.json contents. The folder is written under a temporary name next to `out_dir` and renamed into
     place once complete."""
     run_dir, out_dir = Path(run_dir).expanduser(), Path(out_dir).expanduser()
+    requested = iteration
     run, iteration = check_run_folder(run_dir, iteration)
     check_output_folder(out_dir, overwrite)
 
@@ -433,7 +434,8 @@ def export(run_dir, out_dir, iteration: int | None = None, data_dir=None, overwr
     from .latent import sample_latent
 
     try:
-        model, iteration, run = load_trained_model(run_dir, iteration)
+        # the newest checkpoint that reads back whole (a damaged newer one is skipped, saying so)
+        model, iteration, run = load_trained_model(run_dir, requested, say)
     except CheckpointError as err:
         raise ExportError(str(err)) from None
     cfg = run.model
