@@ -356,8 +356,8 @@ def _patch_step(monkeypatch, after_update):
     from bidirectional_infogan.model import BidirectionalInfoGAN
     original = BidirectionalInfoGAN.train_step
 
-    def train_step(self, images, z, c):
-        metrics = original(self, images, z, c)
+    def train_step(self, images, z, c, augmented=None):
+        metrics = original(self, images, z, c, augmented)
         return after_update(self, int(self.step.numpy()), metrics)
     monkeypatch.setattr(BidirectionalInfoGAN, "train_step", train_step)
 
