@@ -297,10 +297,11 @@ def evaluate(inputs: Inputs, classes: Classes | None) -> Outcome:
 def health_outcome(inputs: Inputs) -> Outcome:
     """The label-free health of the model (health.py) on the test images, for --evaluate."""
     from . import health
-    try:
-        report = health.model_health(inputs.model, inputs.test.images)
-    except ValueError as err:
-        raise RunFolderError(str(err)) from None
+    if len(inputs.test.images) < health.MIN_IMAGES:  # the scores above still stand; only the health is left out
+        return Outcome({"health": None}, lines=[f"Health without labels: not computed (it needs at least "
+                                                f"{health.MIN_IMAGES} test images, this test set has "
+                                                f"{len(inputs.test.images)})"])
+    report = health.model_health(inputs.model, inputs.test.images)
     verdict = "healthy" if report["healthy"] else "suspect"
     lines = [f"Health without labels: {report['score']:.3f} ({verdict}; threshold {report['threshold']}, "
              "docs/health.md)"]
