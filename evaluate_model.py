@@ -2,7 +2,7 @@
 
 import sys
 
-from bidirectional_infogan.evaluate_cli import main
+from bidirectional_infogan.evaluate.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

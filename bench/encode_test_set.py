@@ -24,15 +24,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
-    from bidirectional_infogan.tf_setup import import_tensorflow
+    from bidirectional_infogan.util.tf_setup import import_tensorflow
     import_tensorflow()
-    from bidirectional_infogan.config import TrainConfig, mnist_model_config
+    from bidirectional_infogan.model.config import TrainConfig, mnist_model_config
     from bidirectional_infogan.data.mnist import load_mnist_test
-    from bidirectional_infogan.model import BidirectionalInfoGAN
+    from bidirectional_infogan.model.gan import BidirectionalInfoGAN
 
     images = load_mnist_test(args.data_dir).images
     if args.model_dir:
-        from bidirectional_infogan.pretrained import load_model_folder
+        from bidirectional_infogan.evaluate.pretrained import load_model_folder
         model = load_model_folder(Path(args.model_dir))
     else:
         model = BidirectionalInfoGAN(mnist_model_config(), TrainConfig())

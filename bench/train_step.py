@@ -62,12 +62,12 @@ def matmul_gflops(tf, n: int = 2048, repeats: int = 10) -> float:
 
 
 def measure(dataset: str, batch_size: int, iterations: int) -> dict:
-    from bidirectional_infogan.tf_setup import import_tensorflow
+    from bidirectional_infogan.util.tf_setup import import_tensorflow
     tf = import_tensorflow()
     import numpy as np
-    from bidirectional_infogan import latent
-    from bidirectional_infogan.config import TrainConfig
-    from bidirectional_infogan.model import BidirectionalInfoGAN
+    from bidirectional_infogan.model import latent
+    from bidirectional_infogan.model.config import TrainConfig
+    from bidirectional_infogan.model.gan import BidirectionalInfoGAN
 
     cfg = DATASETS[dataset].default_model_config()
     tf.config.experimental.enable_op_determinism()  # as in training

@@ -2,7 +2,7 @@
 
 import sys
 
-from bidirectional_infogan import cli
+from bidirectional_infogan.train import cli
 from bidirectional_infogan.datasets import DATASETS
 
 SCRIPT = DATASETS["svhn"]  # its flags, defaults and data: bidirectional_infogan/datasets.py

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import sys
 
-from bidirectional_infogan.cli import USER_ERRORS, OneLineErrorParser, positive_int
-from bidirectional_infogan.evaluate_cli import EncodingsError
+from bidirectional_infogan.runs.errors import USER_ERRORS
+from bidirectional_infogan.util.arguments import OneLineErrorParser, positive_int
+from bidirectional_infogan.evaluate.inputs import EncodingsError
 
 
 def build_parser():
@@ -47,7 +48,7 @@ def build_parser():
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from bidirectional_infogan.pretrained import export
+    from bidirectional_infogan.evaluate.export import export
     try:
         results = export(args.run_dir, args.out_dir, args.iteration, args.data_dir, args.overwrite)
     except USER_ERRORS + (EncodingsError,) as err:

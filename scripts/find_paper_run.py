@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from bidirectional_infogan import cli
+from bidirectional_infogan.train import cli
 from bidirectional_infogan.datasets import DATASETS
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from bidirectional_infogan.data.common import DataError
-from bidirectional_infogan.evaluation_data import load_test_set
-from bidirectional_infogan.latent import split_latent
-from bidirectional_infogan.run_folder import RunFolderError, load_run_config
+from bidirectional_infogan.evaluate.evaluation_data import load_test_set
+from bidirectional_infogan.model.latent import split_latent
+from bidirectional_infogan.runs.run_folder import RunFolderError, load_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

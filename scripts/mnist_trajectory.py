@@ -33,17 +33,17 @@ def main() -> None:
     parser.add_argument("--data_dir", default=None, help="MNIST folder (default: the run's own)")
     args = parser.parse_args()
 
-    from bidirectional_infogan.tf_setup import import_tensorflow
+    from bidirectional_infogan.util.tf_setup import import_tensorflow
     import_tensorflow()
-    from bidirectional_infogan import evaluation
-    from bidirectional_infogan.checkpoints import load_trained_model
-    from bidirectional_infogan.code_cache import cached_test_codes
-    from bidirectional_infogan.evaluation_data import load_test_set
-    from bidirectional_infogan.latent import split_latent
-    from bidirectional_infogan.run_folder import list_checkpoints, load_run_config
+    from bidirectional_infogan.evaluate import evaluation
+    from bidirectional_infogan.runs.checkpoints import load_trained_model
+    from bidirectional_infogan.evaluate.code_cache import cached_test_codes
+    from bidirectional_infogan.evaluate.evaluation_data import load_test_set
+    from bidirectional_infogan.model.latent import split_latent
+    from bidirectional_infogan.runs.run_folder import list_checkpoints, load_run_config
 
-    from bidirectional_infogan.checkpoints import CheckpointError
-    from bidirectional_infogan.cli import USER_ERRORS
+    from bidirectional_infogan.runs.checkpoints import CheckpointError
+    from bidirectional_infogan.runs.errors import USER_ERRORS
     try:
         run = load_run_config(args.run_dir)
         test = load_test_set(run, args.data_dir)

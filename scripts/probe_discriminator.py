@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bidirectional_infogan.cli import USER_ERRORS, OneLineErrorParser, positive_int, seed_int
-from bidirectional_infogan.config import D_BATCH_STATISTICS, INITIALISATIONS
+from bidirectional_infogan.runs.errors import USER_ERRORS
+from bidirectional_infogan.util.arguments import OneLineErrorParser, positive_int, seed_int
+from bidirectional_infogan.model.config import D_BATCH_STATISTICS, INITIALISATIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,9 +45,9 @@ def train_d_alone(model, discriminator, optimizer, train_images, batch_size: int
     mean 1 - D(fake)) of every step, from the forward pass before that step's update."""
     import tensorflow as tf
 
-    from bidirectional_infogan import latent, losses
+    from bidirectional_infogan.model import latent, losses
     from bidirectional_infogan.data.common import as_float
-    from bidirectional_infogan.model import discriminate
+    from bidirectional_infogan.model.gan import discriminate
 
     def step(images, z, c):
         with tf.GradientTape() as tape:
@@ -83,8 +84,8 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     from bidirectional_infogan import datasets
-    from bidirectional_infogan.checkpoints import CheckpointError, load_trained_model
-    from bidirectional_infogan.networks import build_discriminator
+    from bidirectional_infogan.runs.checkpoints import CheckpointError, load_trained_model
+    from bidirectional_infogan.model.networks import build_discriminator
 
     try:
         model, iteration, run = load_trained_model(args.run_dir, args.iteration)

@@ -43,7 +43,7 @@ read -r -a train_flags <<< "${TRAIN_FLAGS:-}"
 # Refuse a TRAIN_FLAGS that changes training before hours of training, not after.
 python -c '
 import sys
-from bidirectional_infogan.cli import LOOP_FLAGS
+from bidirectional_infogan.train.cli import LOOP_FLAGS
 bad = [a for a in sys.argv[1:] if a.startswith("--") and a[2:].split("=")[0] not in LOOP_FLAGS]
 if bad:
     sys.exit("reproduce_mnist.sh: TRAIN_FLAGS may hold loop settings only (" + ", ".join("--" + f for f in LOOP_FLAGS)

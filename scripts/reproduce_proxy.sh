@@ -49,7 +49,7 @@ read -r -a train_flags <<< "${TRAIN_FLAGS:---checkpoint_every 1000 --keep_checkp
 # Refuse a TRAIN_FLAGS that changes training before hours of training, not after.
 python -c '
 import sys
-from bidirectional_infogan.cli import LOOP_FLAGS
+from bidirectional_infogan.train.cli import LOOP_FLAGS
 allowed = [f for f in LOOP_FLAGS if f != "stop_after"]  # ITERATIONS sets --stop_after
 bad = [a for a in sys.argv[1:] if a.startswith("--") and a[2:].split("=")[0] not in allowed]
 if bad:
@@ -69,7 +69,7 @@ if [ -z "$run_dir" ]; then
   run_dir=$(find_run)
 else
   reached=$(python -c 'import sys
-from bidirectional_infogan.run_folder import list_checkpoints
+from bidirectional_infogan.runs.run_folder import list_checkpoints
 print(max(list_checkpoints(sys.argv[1]), default=0))' "$run_dir")
   if [ "$reached" -lt "$iterations" ]; then
     python "code/train_$dataset.py" --resume "$run_dir" --stop_after "$iterations" "${train_flags[@]}"

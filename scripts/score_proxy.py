@@ -42,8 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bidirectional_infogan import evaluation
-from bidirectional_infogan.latent import join_latent, sample_latent, split_latent
+from bidirectional_infogan.evaluate import evaluation
+from bidirectional_infogan.model.latent import join_latent, sample_latent, split_latent
 
 # factor in the factors file -> short name in the table; the categorical factors the variables are scored on
 FACTORS = {"digit": "digit", "stroke_colour": "stroke", "background_colour": "backgr", "neighbour_side": "neighb"}
@@ -142,6 +142,14 @@ def best_of(scores: dict) -> tuple[str | None, float | None]:
     return name, known[name]
 
 
+def categorical_entry(score: dict, values, nmi: dict) -> dict:
+    """A categorical variable's entry of score_codes, from its score_categorical_variables `score`, values, NMI."""
+    best, best_nmi = best_of(nmi)
+    return {"variable": f"c{score['variable']}", "values_used": len(np.unique(values)),
+            "accuracy_digit": score["accuracy"], "mapping_digit": {str(k): v for k, v in score["mapping"].items()},
+            "nmi": nmi, "best_factor": best, "best_score": best_nmi}
+
+
 def score_codes(cfg, codes: np.ndarray, factors: dict) -> dict:
     """Scores of E's test codes against the factors: {'categorical': [...], 'continuous': [...]}."""
     parts = split_latent(cfg, codes)
@@ -155,11 +163,7 @@ def score_codes(cfg, codes: np.ndarray, factors: dict) -> dict:
             factor = usable(factors, name)
             nmi[name] = None if factor is None else evaluation.normalized_mutual_information(
                 values, factor, n_values, int(factor.max()) + 1)
-        best, best_nmi = best_of(nmi)
-        categorical.append({"variable": f"c{score['variable']}", "values_used": len(np.unique(values)),
-                            "accuracy_digit": score["accuracy"],
-                            "mapping_digit": {str(k): v for k, v in score["mapping"].items()},
-                            "nmi": nmi, "best_factor": best, "best_score": best_nmi})
+        categorical.append(categorical_entry(score, values, nmi))
     continuous = []
     brightness = usable(factors, "brightness")
     for j in range(parts.continuous.shape[1]):
@@ -179,7 +183,7 @@ def checkpoint_models(run_dir: Path, iterations, available: dict):
     """(iteration, model) for each of `iterations` in turn: the networks are built once, from the run's
     config.json, and only the weights change from one checkpoint to the next (available: iteration ->
     checkpoint prefix, run_folder.list_checkpoints). ProxyError for a checkpoint that cannot be read."""
-    from bidirectional_infogan.checkpoints import CheckpointError, load_trained_model, restore
+    from bidirectional_infogan.runs.checkpoints import CheckpointError, load_trained_model, restore
     model = None
     for iteration in iterations:
         try:
@@ -196,7 +200,7 @@ def encode_test_images(model, run_dir: Path, iteration: int, images, cache: bool
     """E's codes of the test images in inference mode: from the run folder's cache of test codes
     (code_cache.cached_test_codes, computed and stored there on first use), or computed afresh when `cache`
     is False or the run folder is read-only."""
-    from bidirectional_infogan.code_cache import cached_test_codes
+    from bidirectional_infogan.evaluate.code_cache import cached_test_codes
     if cache:
         try:
             return cached_test_codes(model, run_dir, iteration, images)[0]
@@ -329,8 +333,8 @@ def main(argv=None) -> int:
                              "images); default 2000")
     args = parser.parse_args(argv)
 
-    from bidirectional_infogan.cli import USER_ERRORS
-    from bidirectional_infogan.run_folder import list_checkpoints, load_run_config
+    from bidirectional_infogan.runs.errors import USER_ERRORS
+    from bidirectional_infogan.runs.run_folder import list_checkpoints, load_run_config
     try:
         run_dir = args.run_dir.expanduser()
         run = load_run_config(run_dir)
@@ -356,10 +360,10 @@ def main(argv=None) -> int:
             raise ProxyError(f"--json {args.json} exists; choose another path or pass --overwrite (nothing is "
                              f"overwritten without it)")
 
-        from bidirectional_infogan.tf_setup import import_tensorflow
+        from bidirectional_infogan.util.tf_setup import import_tensorflow
         import_tensorflow()
-        from bidirectional_infogan.evaluation_data import load_test_set
-        from bidirectional_infogan.progress import Progress
+        from bidirectional_infogan.evaluate.evaluation_data import load_test_set
+        from bidirectional_infogan.util.progress import Progress
 
         test = load_test_set(run, data_dir)
         check_alignment(factors, len(test.images), test.labels, factors_file(dataset, data_dir))
@@ -378,8 +382,9 @@ def main(argv=None) -> int:
     except USER_ERRORS + (ProxyError,) as err:
         fail(err)
     if args.json is not None:
-        result = {"run": run_dir.name, "run_dir": str(run_dir), "seed": run.train.seed, "dataset": dataset,
-                  "data_dir": str(data_dir), "factors_file": factors_file(dataset, data_dir).name,
+        # folder names only: a results file must not carry the paths of the machine that made it
+        result = {"run": run_dir.name, "seed": run.train.seed, "dataset": dataset,
+                  "data": Path(data_dir).name, "factors_file": factors_file(dataset, data_dir).name,
                   "sample_seed": SAMPLE_SEED, "samples": args.samples, "iterations": points}
         try:
             args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ neighbour digits (mostly cut off), the HLS luma of the background (background_br
 the raw hues (the bins stand for them). A factor missing from the factors file or constant over the scored
 images is shown as '-'.
 
-Health, from RUN_DIR/health.jsonl if training wrote one (bidirectional_infogan/health.py): at each checkpoint
+Health, from RUN_DIR/health.jsonl if training wrote one (bidirectional_infogan/evaluate/health.py): at each checkpoint
 the record of the last log step at or before it (health score, per variable, G's diversity and that
 diversity over its peak so far); for the run, the curve and diversity_final_over_peak (last diversity over
 the highest).
@@ -58,133 +58,16 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from bidirectional_infogan import evaluation
-from bidirectional_infogan.latent import split_latent
-from score_proxy import (ProxyError, best_of, check_alignment, checkpoint_models, encode_test_images, fail,
-                         no_nan, parse_iterations, pearson, text, usable)
+from score_proxy import (ProxyError, check_alignment, checkpoint_models, encode_test_images, fail, no_nan,
+                         parse_iterations, text)
+# the factors and the scores of codes (score_standin.X stays the interface of both: "as" re-exports)
+from standin_scores import (ANGLES, BINNED, CONTINUOUS, ETA_FACTORS, FACTORS_FILE, HUE_SATURATION, MIN_SATURATION,
+                            N_BINS, NMI_FACTORS, NOMINAL, ORDINAL, R_FACTORS, load_standin_factors, score_codes,
+                            add_derived_factors as add_derived_factors, quantile_bins as quantile_bins)
 
 PROGRAM = "score_standin.py"
-FACTORS_FILE = "factors_test.npz"
 HEALTH_FILE = "health.jsonl"
-NAME_LISTS = ("font_names", "texture_names")  # in the factors file, but not one entry per image
-
-NOMINAL = ("digit", "font", "texture", "background_hue_bin", "foreground_hue_bin")
-ORDINAL = ("digits_visible", "dark_on_light")
-CONTINUOUS = ("background_brightness", "foreground_luma", "contrast", "background_saturation",
-              "foreground_saturation", "lighting_strength", "lighting_x", "lighting_y", "shadow", "texture_strength",
-              "scale", "rotation", "shear", "aspect", "shift_x", "shift_y", "stroke", "tracking", "blur_radius",
-              "noise_sigma", "jpeg_quality")
-ANGLES = ("lighting_direction",)
-NMI_FACTORS = NOMINAL + ORDINAL + CONTINUOUS + ANGLES  # what each categorical variable is scored against
-ETA_FACTORS = NOMINAL  # continuous variables: correlation ratio
-R_FACTORS = ORDINAL + CONTINUOUS  # continuous variables: Pearson's r
-BINNED = CONTINUOUS + ANGLES
-N_BINS = 10
-HUE_SATURATION = {"background_hue_bin": "background_saturation", "foreground_hue_bin": "foreground_saturation"}
-MIN_SATURATION = 0.2
 DEFAULT_LIMIT = 10_000
-
-
-def add_derived_factors(factors: dict) -> dict:
-    """contrast, lighting_x and lighting_y (see the module's text) from the factors they are made of."""
-    factors = dict(factors)
-    if "foreground_luma" in factors and "background_luma" in factors:
-        factors["contrast"] = np.asarray(factors["foreground_luma"], np.float64) - factors["background_luma"]
-    if "lighting_strength" in factors and "lighting_direction" in factors:
-        strength, direction = np.asarray(factors["lighting_strength"], np.float64), factors["lighting_direction"]
-        factors["lighting_x"] = strength * np.cos(direction)
-        factors["lighting_y"] = strength * np.sin(direction)
-    return factors
-
-
-def load_standin_factors(data_dir: Path) -> dict:
-    """The factors of the stand-in's test images, in the order of test_32x32.mat (with the derived ones)."""
-    path = data_dir / FACTORS_FILE
-    if not path.is_file():
-        raise ProxyError(f"{data_dir} has no {FACTORS_FILE}: not a stand-in written by scripts/make_svhn_standin.py "
-                         f"(only it has the factors to score against)")
-    try:
-        with np.load(path) as stored:
-            factors = {name: stored[name] for name in stored.files if name not in NAME_LISTS}
-    except (OSError, ValueError) as err:
-        raise ProxyError(f"cannot read {path}: {err}") from None
-    if "digit" not in factors or "font" not in factors:
-        raise ProxyError(f"{path} has no 'digit' or 'font' entry: not the factors file of a stand-in of "
-                         f"scripts/make_svhn_standin.py (a proxy of make_proxy_data.py is scored by score_proxy.py)")
-    return add_derived_factors(factors)
-
-
-def quantile_bins(values, n_bins: int = N_BINS) -> np.ndarray:
-    """Bin index 0..n_bins-1 of each value, the bins cut at the values' own quantiles (equal counts); tied
-    quantiles merge bins, so a factor that is 0 for most images gets fewer."""
-    values = np.asarray(values, np.float64)
-    edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1)[1:-1]))
-    return np.searchsorted(edges, values, side="right")
-
-
-def factor_labels(factors: dict, name: str):
-    """(labels 0..k-1, rows) the categorical scores of `name` are computed on: the binned values for a
-    continuous factor or an angle, the values themselves otherwise; rows: a boolean mask of the images it is
-    scored on (the coloured ones for a hue bin), or None for all. None if the factor is missing or constant."""
-    values = factors.get(name)
-    if values is None:
-        return None
-    values, rows = np.asarray(values), None
-    if name in HUE_SATURATION:
-        saturation = factors.get(HUE_SATURATION[name])
-        if saturation is None:
-            return None
-        rows = np.asarray(saturation) >= MIN_SATURATION
-        values = values[rows]
-    if name in BINNED and len(values):
-        values = quantile_bins(values)
-    labels = np.unique(values, return_inverse=True)[1].reshape(-1)
-    if len(labels) == 0 or labels.max() < 1:
-        return None
-    return labels, rows
-
-
-def score_codes(cfg, codes: np.ndarray, factors: dict) -> dict:
-    """Scores of E's codes of the test images against their factors: {'categorical': [...], 'continuous': [...]}."""
-    parts = split_latent(cfg, codes)
-    labels = {name: factor_labels(factors, name) for name in NMI_FACTORS}
-    categorical = []
-    for score in evaluation.score_categorical_variables(parts.categorical, np.asarray(factors["digit"]), 10):
-        block = parts.categorical[score["variable"] - 1]
-        values, n_values = block.argmax(axis=1), block.shape[1]
-        nmi = {}
-        for name in NMI_FACTORS:
-            if labels[name] is None:
-                nmi[name] = None
-                continue
-            factor, rows = labels[name]
-            nmi[name] = evaluation.normalized_mutual_information(
-                values if rows is None else values[rows], factor, n_values, int(factor.max()) + 1)
-        best, best_nmi = best_of(nmi)
-        categorical.append({"variable": f"c{score['variable']}", "values_used": len(np.unique(values)),
-                            "accuracy_digit": score["accuracy"],
-                            "mapping_digit": {str(k): v for k, v in score["mapping"].items()},
-                            "nmi": nmi, "best_factor": best, "best_score": best_nmi})
-    continuous = []
-    for j in range(parts.continuous.shape[1]):
-        values = np.asarray(parts.continuous[:, j], np.float64)
-        eta = {}
-        for name in ETA_FACTORS:
-            if labels[name] is None:
-                eta[name] = None
-                continue
-            factor, rows = labels[name]
-            eta[name] = evaluation.correlation_ratio(values if rows is None else values[rows], factor)
-        r = {}
-        for name in R_FACTORS:
-            factor = usable(factors, name)
-            r[name] = None if factor is None else pearson(values, factor)
-        best, best_score = best_of({**eta, **r})
-        continuous.append({"variable": f"cont{j + 1}", "eta": eta, "r": r, "best_factor": best,
-                           "best_score": best_score})
-    return {"categorical": categorical, "continuous": continuous}
 
 
 # --- health.jsonl ------------------------------------------------------------------------------------------
@@ -192,7 +75,7 @@ def score_codes(cfg, codes: np.ndarray, factors: dict) -> dict:
 def load_health(run_dir: Path) -> list[dict] | None:
     """The records of RUN_DIR/health.jsonl with a diversity, in iteration order; None without the file (or
     with a file that cannot be read: a warning on stderr)."""
-    from bidirectional_infogan.health import read_records
+    from bidirectional_infogan.evaluate.health import read_records
     path = run_dir / HEALTH_FILE
     if not path.is_file():
         return None
@@ -206,7 +89,7 @@ def load_health(run_dir: Path) -> list[dict] | None:
 
 def health_summary(records: list[dict] | None) -> dict | None:
     """{"curve": the records, "diversity_final_over_peak": ...} of a run, or None without records."""
-    from bidirectional_infogan.health import final_over_peak
+    from bidirectional_infogan.evaluate.health import final_over_peak
     if not records:
         return None
     return {"curve": records, "diversity_final_over_peak": final_over_peak(records)}
@@ -215,7 +98,7 @@ def health_summary(records: list[dict] | None) -> dict | None:
 def health_at(records: list[dict] | None, iteration: int) -> dict | None:
     """The record of the last log step at or before `iteration` (its own "iteration" says which), with
     "diversity_over_peak": its diversity over the highest up to then; None if there is none."""
-    from bidirectional_infogan.health import final_over_peak
+    from bidirectional_infogan.evaluate.health import final_over_peak
     before = [r for r in records or () if r["iteration"] <= iteration]
     if not before:
         return None
@@ -294,7 +177,7 @@ _TEST_SETS: dict = {}  # data folder -> its test set, read once per process (sev
 
 
 def load_standin_test(run, data_dir: Path):
-    from bidirectional_infogan.evaluation_data import load_test_set
+    from bidirectional_infogan.evaluate.evaluation_data import load_test_set
     key = str(data_dir.resolve())
     if key not in _TEST_SETS:
         _TEST_SETS[key] = load_test_set(run, data_dir)
@@ -306,7 +189,7 @@ def score_run(run_dir: Path, iterations: str = "all", data_dir: Path | None = No
     """Every score of the chosen checkpoints of a stand-in run (the --json content; NaN not yet replaced).
     `show(line)` is called with each printed line (None: print nothing). Raises ProxyError or one of
     cli.USER_ERRORS for what the user must fix."""
-    from bidirectional_infogan.run_folder import list_checkpoints, load_run_config
+    from bidirectional_infogan.runs.run_folder import list_checkpoints, load_run_config
     run_dir = Path(run_dir).expanduser()
     run = load_run_config(run_dir)
     if run.model.dataset != "svhn":
@@ -325,9 +208,9 @@ def score_run(run_dir: Path, iterations: str = "all", data_dir: Path | None = No
         raise ProxyError(f"{run_dir} has no checkpoint")
     chosen = choose_iterations(iterations, available)
 
-    from bidirectional_infogan.tf_setup import import_tensorflow
+    from bidirectional_infogan.util.tf_setup import import_tensorflow
     import_tensorflow()
-    from bidirectional_infogan.progress import Progress
+    from bidirectional_infogan.util.progress import Progress
 
     test = load_standin_test(run, data_dir)
     check_alignment(factors, len(test.images), test.labels, data_dir / FACTORS_FILE)
@@ -389,7 +272,7 @@ def main(argv=None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace the --json file if it exists")
     args = parser.parse_args(argv)
 
-    from bidirectional_infogan.cli import USER_ERRORS
+    from bidirectional_infogan.runs.errors import USER_ERRORS
     if args.json is not None and (args.json.is_dir() or (args.json.exists() and not args.overwrite)):
         write_json(args.json, {}, args.overwrite)  # says why, before the scoring
     try:

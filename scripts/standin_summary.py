@@ -120,7 +120,7 @@ def best_scores(point: dict) -> dict:
 
 def summarize(scores: dict, run_dir: Path, config_flags: dict | None = None) -> dict:
     """The summary of one run from its score_standin.py scores (the --json content) and its folder."""
-    from bidirectional_infogan.run_folder import list_checkpoints
+    from bidirectional_infogan.runs.run_folder import list_checkpoints
     points = sorted(scores["iterations"], key=lambda p: p["iteration"])
     if not points:
         raise ProxyError(f"the scores of {scores.get('run')} have no checkpoint")
@@ -187,8 +187,8 @@ def main(argv=None) -> int:
                         help="the stand-in's folder (default: each run's own, from its config.json)")
     args = parser.parse_args(argv)
 
-    from bidirectional_infogan.cli import USER_ERRORS
-    from bidirectional_infogan.run_folder import load_run_config
+    from bidirectional_infogan.runs.errors import USER_ERRORS
+    from bidirectional_infogan.runs.run_folder import load_run_config
     if args.out.is_dir() or (args.out.exists() and not args.overwrite):
         score_standin.write_json(args.out, {}, args.overwrite, PROGRAM)  # says why, before any scoring
     summaries = []

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bidirectional_infogan.cli import USER_ERRORS, OneLineErrorParser, positive_int, seed_int
+from bidirectional_infogan.runs.errors import USER_ERRORS
+from bidirectional_infogan.util.arguments import OneLineErrorParser, positive_int, seed_int
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,9 +50,9 @@ def main(argv=None) -> int:
 
     import tensorflow as tf
 
-    from bidirectional_infogan import figures
-    from bidirectional_infogan import visualization as vis
-    from bidirectional_infogan.checkpoints import CheckpointError, load_trained_model
+    from bidirectional_infogan.evaluate import figures
+    from bidirectional_infogan.evaluate import visualization as vis
+    from bidirectional_infogan.runs.checkpoints import CheckpointError, load_trained_model
 
     try:
         model, iteration, _ = load_trained_model(args.run_dir, args.iteration)

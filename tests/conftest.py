@@ -13,7 +13,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 # The tests run training in this process: set up TensorFlow as the command-line tools do (one inter-op thread,
 # tf_setup.single_inter_op_thread) before any test runs an op.
-from bidirectional_infogan.tf_setup import import_tensorflow  # noqa: E402
+from bidirectional_infogan.util.tf_setup import import_tensorflow  # noqa: E402
 
 import_tensorflow()
 
@@ -48,7 +48,7 @@ FAST = ["--batch_size", "32", "--max_iter", "40", "--checkpoint_every", "20", "-
 def run_cli(argv):
     """code/train_mnist.py in this process (faster than a subprocess; same code path)."""
     import train_mnist
-    from bidirectional_infogan import cli
+    from bidirectional_infogan.train import cli
     return cli.main(train_mnist.SCRIPT, [str(a) for a in argv])
 
 
@@ -132,3 +132,44 @@ def _linked_checkpoints_stay_unchanged():
     changed = [str(path) for path, size, mtime_ns in _LINKED.values() if _linked_file_changed(path, size, mtime_ns)]
     assert not changed, ("a test wrote into checkpoint data files that writable_run_copy shares by hard links "
                          f"(use real_copies for the files a test damages): {', '.join(changed)}")
+
+
+# trained_run exported (scripts/export_pretrained.py) and loaded: shared by test_pretrained and test_plain_keras.
+@pytest.fixture(scope="session")
+def exported(trained_run, mnist_dir, tmp_path_factory):
+    """trained_run's newest checkpoint (40) exported; (folder, results.json)."""
+    import json
+
+    import export_pretrained
+    out = tmp_path_factory.mktemp("pretrained") / "mnist"
+    assert export_pretrained.main([str(trained_run), str(out), "--data_dir", str(mnist_dir)]) == 0
+    return out, json.loads((out / "results.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def trained_model(trained_run):
+    from bidirectional_infogan.runs.checkpoints import load_trained_model
+    model, iteration, run = load_trained_model(trained_run, 40)
+    return model, run.model
+
+
+# The networks of tables 1 and 2, built once per test module: shared by test_architecture and
+# test_architecture_initialisation.
+@pytest.fixture(scope="module")
+def table1_networks():
+    from bidirectional_infogan.model.config import mnist_model_config
+    from bidirectional_infogan.model.networks import build_discriminator, build_encoder, build_generator
+    cfg = mnist_model_config()
+    return build_generator(cfg), build_encoder(cfg), build_discriminator(cfg)
+
+
+@pytest.fixture(scope="module")
+def table2_networks():
+    import dataclasses
+
+    from bidirectional_infogan.model.config import table2_model_config
+    from bidirectional_infogan.model.networks import build_discriminator, build_encoder, build_generator
+    cfg = table2_model_config("svhn")
+    # CelebA and SVHN share table 2: the two configs differ in the data set's name only
+    assert dataclasses.replace(table2_model_config("celeba"), dataset="svhn") == cfg
+    return build_generator(cfg), build_encoder(cfg), build_discriminator(cfg)

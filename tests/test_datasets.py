@@ -5,11 +5,11 @@ import dataclasses
 
 import pytest
 
-from bidirectional_infogan import cli
-from bidirectional_infogan.config import TrainConfig, mnist_model_config, table2_model_config
+from bidirectional_infogan.train import cli
+from bidirectional_infogan.model.config import TrainConfig, mnist_model_config, table2_model_config
 from bidirectional_infogan.data.common import DataError
 from bidirectional_infogan.datasets import DATASETS
-from bidirectional_infogan.evaluation_data import load_test_set
+from bidirectional_infogan.evaluate.evaluation_data import load_test_set
 from test_celeba_data import write_celeba
 from test_mnist_data import write_fake_mnist
 from test_svhn_data import write_svhn

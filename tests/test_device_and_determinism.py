@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.framework import config as tf_config
 
-from bidirectional_infogan import tf_setup
-from bidirectional_infogan.training import set_op_determinism
+from bidirectional_infogan.util import tf_setup
+from bidirectional_infogan.train.training import set_op_determinism
 
 from conftest import only_run, run_cli  # noqa: E402
 from test_train_mnist_cli import _weights  # noqa: E402
@@ -89,7 +89,7 @@ def test_op_determinism_off_trains_and_resumes(mnist_dir, tmp_path, capsys, keep
     out = capsys.readouterr().out
     device = tf_setup.describe_device()
     assert f"device: {device}\n" in out
-    from bidirectional_infogan import training
+    from bidirectional_infogan.train import training
     code = training.code_version(Path(training.__file__).parent)  # and which code trains (none outside git)
     assert (f"\ncode: {code}" in out) == (code is not None) and ("differ from this commit" in out) == (
         code is not None and code.endswith("-dirty"))

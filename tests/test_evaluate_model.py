@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from bidirectional_infogan.data.mnist import load_mnist
-from bidirectional_infogan.evaluate_cli import main
+from bidirectional_infogan.evaluate.cli import main
 from conftest import best_match_predictions, writable_run_copy
 
 # Every test here uses the shared trained run (conftest.trained_run) and evaluates it.
@@ -63,7 +63,7 @@ def all_modes(run_copy, mnist_dir):
 
 def test_prints_the_device(all_modes):
     """Its first line says where it computes (on this machine, no GPU: the CPU line)."""
-    from bidirectional_infogan.tf_setup import device_line
+    from bidirectional_infogan.util.tf_setup import device_line
     import tensorflow as tf
     first = all_modes[0].splitlines()[0]
     assert first == device_line()
@@ -186,9 +186,9 @@ def test_reconstruction_layout(all_modes, run_copy, test_data):
 def test_generate_layouts(run_copy, mnist_dir, tmp_path):
     """The categorical grid is G applied to the codes of latent.categorical_grid_latent, in order: row r
     has one z, column k is category k. Recomputed here from the same seed and compared pixel by pixel."""
-    from bidirectional_infogan.checkpoints import load_trained_model
-    from bidirectional_infogan.latent import categorical_grid_latent
-    from bidirectional_infogan.visualization import to_uint8
+    from bidirectional_infogan.runs.checkpoints import load_trained_model
+    from bidirectional_infogan.model.latent import categorical_grid_latent
+    from bidirectional_infogan.evaluate.visualization import to_uint8
     code, out = run_main(["--model_dir", run_copy, "--generate", "--seed", "7", "--data_dir", mnist_dir,
                           "--output_dir", tmp_path])
     assert code == 0, out

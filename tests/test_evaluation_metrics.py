@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from bidirectional_infogan import evaluation as ev
-from bidirectional_infogan.evaluate_cli import EncodingsError, parse_encodings
+from bidirectional_infogan.evaluate import evaluation as ev
+from bidirectional_infogan.evaluate.inputs import EncodingsError, parse_encodings
 
 # the real MNIST test-label counts
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

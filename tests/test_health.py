@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from bidirectional_infogan import health
-from bidirectional_infogan.config import mnist_model_config
+from bidirectional_infogan.evaluate import health
+from bidirectional_infogan.model.config import mnist_model_config
 
 
 def _one_hot(values, k=10):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from bidirectional_infogan import latent
-from bidirectional_infogan.config import mnist_model_config
+from bidirectional_infogan.model import latent
+from bidirectional_infogan.model.config import mnist_model_config
 
 
 @pytest.fixture

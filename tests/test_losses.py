@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bidirectional_infogan import losses
+from bidirectional_infogan.model import losses
 
 
 def np_log(x):

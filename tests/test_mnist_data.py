@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bidirectional_infogan.data import mnist
-from bidirectional_infogan.data.common import DataError
+from bidirectional_infogan.data.common import DataError, to_float
 
 
 def idx_bytes(array: np.ndarray, magic: int) -> bytes:
@@ -95,7 +95,7 @@ def test_real_mnist(mnist_dir):
     assert np.bincount(data.test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     mean = (data.validation.images.astype(np.float64).sum() + data.train.images.astype(np.float64).sum()) / (60000 * 784)
     assert mean == pytest.approx(33.318, abs=1e-3)
-    floats = mnist.to_float(data.test.images[:10])
+    floats = to_float(data.test.images[:10])
     assert floats.dtype == np.float32 and floats.max() <= 1.0 and floats.min() >= 0.0
 
 
@@ -114,9 +114,9 @@ def test_evaluation_reads_and_fetches_only_the_test_files(mnist_dir, tmp_path, m
     """A folder with only the two t10k files is enough for the test set; with no folder, only those two are
     downloaded (a mirror that serves nothing else, the real files, checked by their sha256)."""
     import shutil
-    from bidirectional_infogan import cli
+    from bidirectional_infogan.train import cli
     from bidirectional_infogan.datasets import DATASETS
-    from bidirectional_infogan.evaluation_data import load_test_set
+    from bidirectional_infogan.evaluate.evaluation_data import load_test_set
     only_test = tmp_path / "only_test"
     only_test.mkdir()
     for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):

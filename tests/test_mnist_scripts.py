@@ -91,7 +91,7 @@ def test_find_paper_runs(tmp_path):
 @pytest.mark.slow
 def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypatch):
     from bidirectional_infogan.data.mnist import load_mnist
-    from bidirectional_infogan.evaluate_cli import main as evaluate
+    from bidirectional_infogan.evaluate.cli import main as evaluate
     from conftest import writable_run_copy
     run_dir = tmp_path / trained_run.name
     writable_run_copy(trained_run, run_dir)
@@ -106,7 +106,7 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
     assert result["misclassified"] == round((1 - result["accuracy"]) * 10000)
     sessions = [json.loads(line) for line in (run_dir / "timing.jsonl").read_text().splitlines()]
     assert result["train_seconds"] == pytest.approx(sum(s["seconds"] for s in sessions), abs=0.05)
-    from bidirectional_infogan import training
+    from bidirectional_infogan.train import training
     assert result["code"] == [training.code_version(Path(training.__file__).parent)]  # trained by this checkout
 
     # the correlations, recomputed with scipy from the cached codes of the test images

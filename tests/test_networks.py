@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from bidirectional_infogan.config import mnist_model_config
-from bidirectional_infogan.networks import (HeNormalUntruncated, OriginalHeNormal, build_discriminator,
-                                            build_encoder, build_generator)
+from bidirectional_infogan.model.config import mnist_model_config
+from bidirectional_infogan.model.networks import (HeNormalUntruncated, OriginalHeNormal, build_discriminator,
+                                                  build_encoder, build_generator)
 
 
 def conv(k, cin, cout, bn=True):
@@ -136,7 +136,7 @@ def test_fused_batch_norm_matches_the_batch_norm_formula():
     """Training mode: normalise with batch mean and biased variance; moving averages with momentum, of the
     unbiased variance."""
     import tensorflow as tf
-    from bidirectional_infogan.networks import FusedBatchNorm
+    from bidirectional_infogan.model.networks import FusedBatchNorm
     rng = np.random.default_rng(3)
     for shape in [(8, 5, 5, 3), (16, 7)]:
         x = rng.normal(2.0, 3.0, shape).astype(np.float32)
@@ -172,7 +172,7 @@ TABLE2_D = total(conv(4, 3, 64), conv(4, 64, 128), conv(4, 128, 256), dense(1024
 
 
 def test_table_2_networks():
-    from bidirectional_infogan.config import table2_model_config
+    from bidirectional_infogan.model.config import table2_model_config
     cfg = table2_model_config("svhn")
     g, e, d = build_generator(cfg), build_encoder(cfg), build_discriminator(cfg)
     assert counts(g) == TABLE2_G and counts(e) == TABLE2_E and counts(d) == TABLE2_D
@@ -195,7 +195,7 @@ def test_table_2_networks():
 
 
 def test_table_2_sizes_are_flags():
-    from bidirectional_infogan.config import table2_model_config
+    from bidirectional_infogan.model.config import table2_model_config
     cfg = table2_model_config("celeba", z_dim=54)  # the printed 98-value latent
     assert cfg.latent_dim == 98
     assert build_generator(cfg).input.shape[1] == 98

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bidirectional_infogan import augment, latent, losses
-from bidirectional_infogan.config import TrainConfig, mnist_model_config, table2_model_config
-from bidirectional_infogan.model import BidirectionalInfoGAN, discriminate, discriminator_logit_function
+from bidirectional_infogan.data import augment
+from bidirectional_infogan.model import latent, losses
+from bidirectional_infogan.model.config import TrainConfig, mnist_model_config, table2_model_config
+from bidirectional_infogan.model.gan import BidirectionalInfoGAN, discriminate, discriminator_logit_function
 
 from conftest import FAST, only_run, run_cli
 

@@ -7,9 +7,9 @@ from PIL import Image
 
 import probe_discriminator
 import training_mode_grid
-from bidirectional_infogan import latent
-from bidirectional_infogan.checkpoints import load_trained_model
-from bidirectional_infogan.networks import build_discriminator
+from bidirectional_infogan.model import latent
+from bidirectional_infogan.runs.checkpoints import load_trained_model
+from bidirectional_infogan.model.networks import build_discriminator
 
 
 def _tile(images, rows, cols):

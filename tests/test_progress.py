@@ -2,7 +2,7 @@
 
 import io
 
-from bidirectional_infogan.progress import Progress, format_duration
+from bidirectional_infogan.util.progress import Progress, format_duration
 
 
 class Terminal(io.StringIO):

@@ -12,9 +12,9 @@ import scipy.io
 from scipy import stats
 from scipy.optimize import linear_sum_assignment
 
-from bidirectional_infogan import evaluation as ev
-from bidirectional_infogan.config import table2_model_config
-from bidirectional_infogan.latent import split_latent
+from bidirectional_infogan.evaluate import evaluation as ev
+from bidirectional_infogan.model.config import table2_model_config
+from bidirectional_infogan.model.latent import split_latent
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def test_log_validation_scores_keeps_tags_and_text(tmp_path):
     printed line as before, with values recomputed by brute force."""
     import tensorflow as tf
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from bidirectional_infogan.log_step import log_validation_scores
+    from bidirectional_infogan.train.log_step import log_validation_scores
     rng = np.random.default_rng(5)
     labels = rng.integers(0, 4, 60)
     v1 = np.where(rng.random(60) < 0.8, (labels + 1) % 4, rng.integers(0, 4, 60))
@@ -227,7 +227,7 @@ def proxy_run(mnist_dir, tmp_path_factory):
     code/train_svhn.py run on it with checkpoints at 2 and 4."""
     import make_proxy_data
     import train_svhn
-    from bidirectional_infogan import cli
+    from bidirectional_infogan.train import cli
     root = tmp_path_factory.mktemp("proxy")
     assert make_proxy_data.main(["--mnist_dir", str(mnist_dir), "--out", str(root / "data"), "--limit", "300",
                                  "--datasets", "svhn"]) == 0
@@ -253,7 +253,7 @@ def run_script(argv, capsys):
 def test_score_proxy_end_to_end(proxy_run, tmp_path, capsys):
     """The table and the JSON for both checkpoints; c2's and cont3's numbers at iteration 4 recomputed here
     from E's codes of the test images read straight from the .mat file, with the factors file."""
-    from bidirectional_infogan.checkpoints import load_trained_model
+    from bidirectional_infogan.runs.checkpoints import load_trained_model
     run, data = proxy_run
     out_json = tmp_path / "scores.json"
     code, out, err = run_script([run, "--json", out_json, "--samples", "40"], capsys)

@@ -14,7 +14,7 @@ import pytest
 import scipy.io
 from scipy.optimize import linear_sum_assignment
 
-from bidirectional_infogan.config import table2_model_config
+from bidirectional_infogan.model.config import table2_model_config
 
 import score_standin  # noqa: E402 (scripts/ is on pytest's pythonpath)
 import standin_summary  # noqa: E402
@@ -246,7 +246,7 @@ def scored(standin_run, tmp_path_factory):
 def test_score_standin_against_own_computation(standin_run, scored):
     """c2's, c3's and cont1's numbers at iteration 4 recomputed here from E's codes of the first LIMIT test
     images read straight from the .mat file, with the factors file."""
-    from bidirectional_infogan.checkpoints import load_trained_model
+    from bidirectional_infogan.runs.checkpoints import load_trained_model
     run, data, root = standin_run
     code, out, err, out_json = scored
     assert code == 0, err

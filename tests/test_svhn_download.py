@@ -188,7 +188,7 @@ def test_data_dir_is_read_as_before(server, tmp_path):
 def test_a_run_trained_from_the_cache_is_evaluated_on_it(server, tmp_path):
     from types import SimpleNamespace
 
-    from bidirectional_infogan.evaluation_data import load_test_set
+    from bidirectional_infogan.evaluate.evaluation_data import load_test_set
     run = SimpleNamespace(model=SimpleNamespace(dataset="svhn"), data={"data_dir": None, "use_extra": False})
     test = load_test_set(run)
     assert test.labels.tolist() == [1, 2, 3, 4] and test.images.shape == (4, 32, 32, 3)

@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 import train_celeba  # noqa: E402
 import train_svhn  # noqa: E402
 
-from bidirectional_infogan import cli  # noqa: E402
-from bidirectional_infogan.evaluate_cli import main as evaluate_main  # noqa: E402
+from bidirectional_infogan.train import cli  # noqa: E402
+from bidirectional_infogan.evaluate.cli import main as evaluate_main  # noqa: E402
 from conftest import best_match_predictions  # noqa: E402
 from test_celeba_data import attribute_values, names, write_attributes, write_partition  # noqa: E402
 

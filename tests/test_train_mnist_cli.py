@@ -12,7 +12,7 @@ import tensorflow as tf
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-from bidirectional_infogan.run_folder import create_run_folder  # noqa: E402
+from bidirectional_infogan.runs.run_folder import create_run_folder  # noqa: E402
 
 from conftest import FAST, best_match_predictions, only_run, run_cli  # noqa: E402
 
@@ -81,7 +81,7 @@ def test_validation_accuracy_in_tensorboard(full_run, mnist_dir):
     """validation/accuracy_c1 at iteration 40 equals the Hungarian accuracy of the checkpoint's E on the
     5,000 validation images, computed here independently (conftest.best_match_predictions, not the
     evaluation module that the training logs with)."""
-    from bidirectional_infogan.checkpoints import load_trained_model
+    from bidirectional_infogan.runs.checkpoints import load_trained_model
     from bidirectional_infogan.data.mnist import load_mnist
     acc = event_tags(full_run)
     logged = {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors("validation/accuracy_c1")}

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bidirectional_infogan import latent, training
-from bidirectional_infogan.config import TrainConfig, mnist_model_config
-from bidirectional_infogan.model import BidirectionalInfoGAN, learning_rate_schedule
-from bidirectional_infogan.training import ShuffledBatches
+from bidirectional_infogan.model import latent
+from bidirectional_infogan.train import training
+from bidirectional_infogan.model.config import TrainConfig, mnist_model_config
+from bidirectional_infogan.model.gan import BidirectionalInfoGAN, learning_rate_schedule
+from bidirectional_infogan.train.training import ShuffledBatches
 
 tf.config.experimental.enable_op_determinism()
 

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from bidirectional_infogan import visualization as vis
+from bidirectional_infogan.evaluate import visualization as vis
 
 
 def numbered_images(n, h=3, w=2):

@@ -1,6 +1,11 @@
 """Bidirectional-InfoGAN (Hinz & Wermter, ESANN 2018) on TensorFlow 2 / Keras 3.
 
-Modules: config (run settings), latent (the latent code), networks (G, E, D), losses, data (loaders),
-training (the step, the loop, checkpoints), run_folder (the files a run writes), visualization (grids and
-PNGs), evaluation (metrics on a trained encoder).
+Subpackages, each importing only from those listed before it:
+  util/      argument types, progress lines, TensorFlow set-up
+  data/      the data sets' loaders and the image augmentations
+  model/     run settings, latent code, networks, losses and the training step
+  runs/      a run folder, its checkpoints, the errors shown to users
+  datasets.py, architecture.py   each data set's defaults and flags; the architecture documents
+  evaluate/  scores, health, figures, exported models, evaluate_model.py
+  train/     the training loop and the training scripts' command line
 """

@@ -12,9 +12,9 @@ import re
 
 import keras
 
-from .config import ModelConfig
-from .datasets import DATASETS
-from .networks import build_discriminator, build_encoder, build_generator
+from bidirectional_infogan.model.config import ModelConfig
+from bidirectional_infogan.datasets import DATASETS
+from bidirectional_infogan.model.networks import build_discriminator, build_encoder, build_generator
 
 WEIGHT_LAYERS = (keras.layers.Conv2DTranspose, keras.layers.Conv2D, keras.layers.Dense)
 COLUMNS = ("operation", "kernel", "stride", "padding", "maps / units", "BN", "activation", "noise",

@@ -13,10 +13,10 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable
 
-from .cli import positive_int
-from .config import ModelConfig, RunConfig, mnist_model_config, table2_model_config
-from .data import celeba, mnist, svhn
-from .data.common import DataError, TestSet, TrainingData
+from bidirectional_infogan.util.arguments import positive_int
+from bidirectional_infogan.model.config import ModelConfig, RunConfig, mnist_model_config, table2_model_config
+from bidirectional_infogan.data import celeba, mnist, svhn
+from bidirectional_infogan.data.common import DataError, TestSet, TrainingData
 
 
 @dataclass(frozen=True)

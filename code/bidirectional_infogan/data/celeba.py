@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..progress import Progress
-from .common import DataError, available_cpus, cache_dir, require_folder
-from .mnist import Split
+from bidirectional_infogan.util.progress import Progress
+from bidirectional_infogan.data.common import DataError, available_cpus, cache_dir, require_folder
+from bidirectional_infogan.data.mnist import Split
 
 URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 HINT = (f"expected img_align_celeba.zip (or the extracted img_align_celeba/ folder), list_eval_partition.txt "

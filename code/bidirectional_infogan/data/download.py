@@ -17,8 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..progress import Progress
-from .common import DataError
+from bidirectional_infogan.util.progress import Progress
+from bidirectional_infogan.data.common import DataError
 
 CHUNK = 1 << 20  # bytes per read
 MB = 1_000_000  # the progress bar counts megabytes

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import DataError, cache_dir, require_folder, to_float
+from bidirectional_infogan.data.common import DataError, cache_dir, require_folder
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049

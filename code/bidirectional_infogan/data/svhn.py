@@ -20,9 +20,9 @@ import numpy as np
 import scipy.io
 from scipy.io.matlab import MatReadError
 
-from .common import DataError, cache_dir, require_folder
-from .download import download_file
-from .mnist import Split
+from bidirectional_infogan.data.common import DataError, cache_dir, require_folder
+from bidirectional_infogan.data.download import download_file
+from bidirectional_infogan.data.mnist import Split
 
 URL = "http://ufldl.stanford.edu/housenumbers/"
 HINT = (f'expected SVHN\'s cropped-digit "Format 2" files train_32x32.mat, test_32x32.mat (and extra_32x32.mat '

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from .config import RunConfig
-from .model import BidirectionalInfoGAN
-from .run_folder import (DAMAGED_FOLDER, RunFolderError, checkpoint_numbers_with_files, choose_checkpoint,
-                         list_checkpoints, load_run_config, move_checkpoint_aside, remove_unfinished_saves)
+from bidirectional_infogan.model.config import RunConfig
+from bidirectional_infogan.model.gan import BidirectionalInfoGAN
+from bidirectional_infogan.runs.run_folder import (DAMAGED_FOLDER, RunFolderError, checkpoint_numbers_with_files,
+                                                   choose_checkpoint, list_checkpoints, load_run_config,
+                                                   move_checkpoint_aside, remove_unfinished_saves)
 
 
 class CheckpointError(Exception):

@@ -13,8 +13,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from .config import AUGMENTATIONS
-
+AUGMENTATIONS = ("colour", "geometric", "both")  # the kinds of copy `augment` makes (--consistency_augment)
 MAX_ROTATION_DEGREES = 12.0
 SCALE_RANGE = (0.9, 1.1)
 MAX_SHIFT_PIXELS = 2.0

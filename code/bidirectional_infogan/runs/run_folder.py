@@ -29,7 +29,7 @@ import socket
 import sys
 from pathlib import Path
 
-from .config import ConfigError, RunConfig
+from bidirectional_infogan.model.config import ConfigError, RunConfig
 
 CONFIG_FILE = "config.json"
 LOCK_FILE = ".lock"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .config import RunConfig
-from .data.common import DataError, TestSet
-from .datasets import DATASETS
+from bidirectional_infogan.model.config import RunConfig
+from bidirectional_infogan.data.common import DataError, TestSet
+from bidirectional_infogan.datasets import DATASETS
 
 __all__ = ["TestSet", "load_test_set"]
 

@@ -27,15 +27,16 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from . import latent
-from .augment import augment
-from .checkpoints import DiskFullError, checkpoint_manager, is_disk_full, restore_newest, save_checkpoint
-from .config import RunConfig
-from .data.common import TrainingData, available_cpus, to_float
-from .log_step import log_figures, log_health
-from .model import BidirectionalInfoGAN
-from .progress import Progress
-from .tf_setup import describe_device, device_line
+from bidirectional_infogan.model import latent
+from bidirectional_infogan.data.augment import augment
+from bidirectional_infogan.runs.checkpoints import (DiskFullError, checkpoint_manager, is_disk_full,
+                                                    restore_newest, save_checkpoint)
+from bidirectional_infogan.model.config import RunConfig
+from bidirectional_infogan.data.common import TrainingData, available_cpus, to_float
+from bidirectional_infogan.train.log_step import log_figures, log_health
+from bidirectional_infogan.model.gan import BidirectionalInfoGAN
+from bidirectional_infogan.util.progress import Progress
+from bidirectional_infogan.util.tf_setup import describe_device, device_line
 
 # Independent random streams, each seeded with [seed, stream, index].
 LATENT_STREAM, DATA_ORDER_STREAM, FIGURE_STREAM, AUGMENT_STREAM = 1, 2, 3, 4
@@ -121,8 +122,8 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
     out = out or sys.stdout
     print(device_line(), file=out, flush=True)
     print_code_line(out)
-    set_op_determinism(run.flags.get("op_determinism", "on") == "on")
     cfg, tcfg = run.model, run.train
+    set_op_determinism(run.flags.get("op_determinism", "on") == "on", double_backprop=tcfg.d_r1 > 0)
     start = 0
     if resume:
         model, start = restore_newest(lambda: BidirectionalInfoGAN(cfg, tcfg), run_dir,
@@ -195,8 +196,14 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
     return model
 
 
-def set_op_determinism(on: bool) -> None:
-    """TensorFlow's op determinism (a process-wide switch): on for bitwise repeatable runs and exact resume."""
+def set_op_determinism(on: bool, double_backprop: bool = False) -> None:
+    """TensorFlow's op determinism (a process-wide switch): on for bitwise repeatable runs and exact resume.
+
+    With a double backpropagation in the step (--d_r1), op determinism is not enough: TensorFlow's graph optimiser
+    (Grappler) rewrote D's gradient differently in different processes (6 of 15 pairs of runs differed from
+    iteration 1 on, 0 of 9 with it off; docs/repeatability.md), so it is switched off for such runs. The paper's
+    step has none and keeps the optimiser (set back, since the switch too is process-wide)."""
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": on and double_backprop})
     if on:
         tf.config.experimental.enable_op_determinism()
     else:

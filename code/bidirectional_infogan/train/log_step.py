@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from . import evaluation, figures, health, latent, visualization
-from .data.common import TrainingData
+from bidirectional_infogan.evaluate import evaluation, figures, health, visualization
+from bidirectional_infogan.model import latent
+from bidirectional_infogan.data.common import TrainingData
 
 SAMPLES_PER_ROW = 10  # images per row of the samples_disc/ and samples_cont/ figures
 HEALTH_IMAGES = 2000  # validation images of the label-free health at each log step

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bidirectional_infogan.data.augment import AUGMENTATIONS
+
 ACTIVATIONS = ("elu", "relu", "lrelu")
 INITIALISATIONS = ("original", "he")
 
@@ -117,7 +119,6 @@ class ModelConfig:
 
 
 D_BATCH_STATISTICS = ("separate", "joint")
-AUGMENTATIONS = ("colour", "geometric", "both")  # augment.py makes them
 
 
 @dataclass(frozen=True)

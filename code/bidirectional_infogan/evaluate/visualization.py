@@ -6,12 +6,13 @@ lines so that single images can be told apart.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .data.common import as_float
+from bidirectional_infogan.data.common import as_float
 
 SEPARATOR_VALUE = 0.5  # mid grey: visible between white-on-black digits and between faces
 
@@ -74,7 +75,9 @@ def save_png(path, grid, scale: int = 1) -> Path:
         pixels = pixels[:, :, 0]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path)
+    partial = path.with_name(path.name + ".partial")  # a kill mid-write leaves the old PNG whole, never half a new one
+    Image.fromarray(pixels).save(partial, format="PNG")
+    os.replace(partial, path)
     return path
 
 

@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from .config import ConvLayer, DenseLayer, ModelConfig
+from bidirectional_infogan.model.config import ConvLayer, DenseLayer, ModelConfig
 
 
 class OriginalHeNormal(keras.initializers.RandomNormal):

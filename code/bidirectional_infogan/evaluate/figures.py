@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import latent
-from . import visualization as vis
+from bidirectional_infogan.model import latent
+from bidirectional_infogan.evaluate import visualization as vis
 
 # ---------------------------------------------------------------------------------------------------------
 # Generated images

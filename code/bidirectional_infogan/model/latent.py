@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ModelConfig
+from bidirectional_infogan.model.config import ModelConfig
 
 # The sweep of a continuous variable in the original's figures (columns of the continuous grid).
 CONTINUOUS_SWEEP = (-2.0, -1.5, -1.0, -0.5, -0.1, 0.1, 0.5, 1.0, 1.5, 2.0)

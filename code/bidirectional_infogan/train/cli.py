@@ -15,23 +15,19 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import (ACTIVATIONS, AUGMENTATIONS, D_BATCH_STATISTICS, INITIALISATIONS, ConfigError, RunConfig,
-                     TrainConfig)
-from .data.common import DataError
-from .run_folder import (RunFolderError, create_run_folder, list_checkpoints, load_run_config, lock_run_folder,
-                         record_command, write_run_files)
-from .tf_setup import describe_device, import_tensorflow
+from bidirectional_infogan.model.config import (ACTIVATIONS, AUGMENTATIONS, D_BATCH_STATISTICS, INITIALISATIONS,
+                                                ConfigError, RunConfig, TrainConfig)
+from bidirectional_infogan.runs.run_folder import (RunFolderError, create_run_folder, list_checkpoints,
+                                                   load_run_config, lock_run_folder, record_command,
+                                                   write_run_files)
+from bidirectional_infogan.util.tf_setup import describe_device, import_tensorflow
+from bidirectional_infogan.util.arguments import (OneLineErrorParser, non_negative_float, positive_float,
+                                                  positive_int, seed_int, unit_interval)
+from bidirectional_infogan.runs.errors import USER_ERRORS, TrainingError
 
 if TYPE_CHECKING:
-    from .datasets import Dataset
+    from bidirectional_infogan.datasets import Dataset
 
-
-class TrainingError(Exception):
-    """Training could not go on (the message is meant for the user)."""
-
-
-# Errors whose message is shown to the user as one line (no traceback), exit code 2.
-USER_ERRORS = (ConfigError, DataError, RunFolderError, TrainingError)
 
 # Flags that only change logging or where the data are read from; a resumed run may change them.
 LOOP_FLAGS = ("log_every", "checkpoint_every", "scalars_every", "keep_checkpoints", "stop_after")
@@ -40,35 +36,6 @@ RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
 # lacks them); a resume compares and continues with these.
 OLD_RUN_FLAGS = {"op_determinism": "on", "d_batch_statistics": "separate", "consistency_weight": 0.0,
                  "consistency_augment": TrainConfig.consistency_augment, "balance_weight": 0.0, "d_r1": 0.0}
-
-
-class OneLineErrorParser(argparse.ArgumentParser):
-    """argparse, but a bad argument gives a single line on stderr (and exit code 2)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _number(convert, accept, requirement: str):
-    """An argparse type: `convert` the text, then check it with `accept`."""
-    kind = "an integer" if convert is int else "a number"
-
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not {kind}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"must be {requirement}, got {value}")
-        return value
-    return parse
-
-
-positive_int = _number(int, lambda v: v > 0, "a positive integer")
-positive_float = _number(float, lambda v: v > 0, "positive")
-unit_interval = _number(float, lambda v: 0 <= v < 1, "in [0, 1)")
-non_negative_float = _number(float, lambda v: v >= 0, "at least 0")
-seed_int = _number(int, lambda v: 0 <= v < 2 ** 32, f"in 0..{2 ** 32 - 1}")
 
 
 def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
@@ -194,7 +161,7 @@ def _resumed_run(dataset: Dataset, run_dir: str, given: dict) -> RunConfig:
 def _is_whole(prefix: str, iteration: int) -> bool:
     """Whether a checkpoint reads back whole (every tensor's checksum); imports TensorFlow."""
     import_tensorflow()
-    from .checkpoints import CheckpointError, verify_checkpoint
+    from bidirectional_infogan.runs.checkpoints import CheckpointError, verify_checkpoint
     try:
         verify_checkpoint(prefix, iteration)
     except CheckpointError:
@@ -248,8 +215,8 @@ def _main(dataset: Dataset, argv, held: contextlib.ExitStack) -> int:
             held.enter_context(lock_run_folder(run_dir))
             write_run_files(run_dir, run, run.flags)
         print(f"Run folder: {run_dir}", flush=True)
-        from .training import LoopSettings, TrainingDiverged, train
-        from .checkpoints import CheckpointError, DiskFullError
+        from bidirectional_infogan.train.training import LoopSettings, TrainingDiverged, train
+        from bidirectional_infogan.runs.checkpoints import CheckpointError, DiskFullError
         resume_command = shlex.join(["python", f"code/train_{dataset.name}.py", "--resume", str(run_dir)])
         try:
             # a resume goes into command.txt once it has restored a checkpoint, not when it fails before

@@ -10,10 +10,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import latent, losses
-from .config import ModelConfig, TrainConfig
-from .data.common import as_float
-from .networks import build_discriminator, build_encoder, build_generator
+from bidirectional_infogan.model import latent, losses
+from bidirectional_infogan.model.config import ModelConfig, TrainConfig
+from bidirectional_infogan.data.common import as_float
+from bidirectional_infogan.model.networks import build_discriminator, build_encoder, build_generator
 
 
 def random_state_variables(model: keras.Model) -> list:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import latent
-from .augment import geometric_jitter
+from bidirectional_infogan.model import latent
+from bidirectional_infogan.data.augment import geometric_jitter
 
 HEALTH_THRESHOLD = 0.80  # a run whose score is below this is suspect (docs/health.md)
 DIVERSITY_CODES = 256  # G's images per diversity measurement
@@ -81,7 +81,7 @@ def model_health(model, real_images: np.ndarray, seed: int = 0) -> dict:
     """Every health number of a trained model (E and G in inference mode) on real images (uint8 or float):
     {"variables": [{"variable", "usage", "information", "stability", "agreement", "score"}, ...],
      "score": the best variable's score, "threshold", "healthy"}."""
-    from .data.common import as_float
+    from bidirectional_infogan.data.common import as_float
     cfg = model.cfg
     if len(real_images) < MIN_IMAGES:
         raise ValueError(f"the health needs at least {MIN_IMAGES} real images, got {len(real_images)}")

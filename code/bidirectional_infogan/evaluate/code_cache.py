@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .run_folder import list_checkpoints
+from bidirectional_infogan.runs.run_folder import list_checkpoints
 
 
 def checkpoint_fingerprint(run_dir: Path, iteration: int) -> str:

@@ -1,0 +1,1 @@
+"""Run folders on disk: their layout, config.json and lock, checkpoints (save, verify, restore) and user errors."""
