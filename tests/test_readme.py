@@ -16,7 +16,8 @@ def _option_strings(parser) -> set[str]:
 
 
 def test_every_flag_the_readme_and_docs_name_exists():
-    from bidirectional_infogan import cli, evaluate_cli
+    from bidirectional_infogan.evaluate import cli as evaluate_cli
+    from bidirectional_infogan.train import cli
     import train_celeba
     import train_mnist
     import train_svhn
@@ -25,6 +26,8 @@ def test_every_flag_the_readme_and_docs_name_exists():
         known |= _option_strings(cli.build_parser(script))
     for helper in list((ROOT / "bench").glob("*.py")) + list((ROOT / "scripts").glob("*.py")):
         known |= set(re.findall(r'add_argument\("(--[a-z_0-9]+)"', helper.read_text()))
+    for shell_script in (ROOT / "scripts").glob("*.sh"):  # case patterns, e.g. `--kills) ...`
+        known |= set(re.findall(r"^\s*(--[a-z_0-9]+)\)", shell_script.read_text(), flags=re.MULTILINE))
     known |= {"--figures"}  # scripts/reproduce_mnist.sh's own argument
     known.add("--logdir")  # TensorBoard's own flag
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z_0-9]*", README))
@@ -42,7 +45,7 @@ def test_the_readme_test_command_is_what_ci_runs():
 
 def test_the_readme_results_are_the_measured_ones():
     """The results tables are filled by hand, so check each number against the JSON it is made from: the results
-    table and the figures in the README, the continuous variables and the trajectories in docs/mnist-results.md."""
+    table in the README; the figures, the continuous variables and the trajectories in docs/mnist-results.md."""
     import json
     results = json.loads((ROOT / "results" / "mnist.json").read_text())
     assert results["summary"]["runs"] == len(results["runs"]) >= 1
@@ -83,16 +86,20 @@ def test_the_readme_results_are_the_measured_ones():
             assert row[column] == f"{point['accuracy']:.2%}", (seed, iteration)
             if seed == 12345:
                 assert row[column + 1] == f"{point['nmi']:.3f}", iteration
-    # the quick start names each run; the figures are seed 12345's
+    # the text below the README's table names each run (and so does docs/mnist-results.md's); the figures, in
+    # docs/mnist-results.md, are seed 12345's
+    def words(text):  # line breaks as spaces
+        return " ".join(text.split())
     for run in results["runs"]:
-        assert f"{run['accuracy']:.2%} (seed {run['seed']})" in README
+        assert f"{run['accuracy']:.2%} (seed {run['seed']})" in words(README)
+        assert f"{run['accuracy']:.2%} (seed {run['seed']})" in words(MNIST_RESULTS)
     figures_run = next(run for run in results["runs"] if run["seed"] == 12345)
-    assert f"All {figures_run['misclassified']} misclassified test images" in README
-    # "Try a trained model" names the run that pretrained/mnist was exported from, with its accuracy
+    assert f"All {figures_run['misclassified']} misclassified test images" in MNIST_RESULTS
+    # "Pretrained model" names the run that pretrained/mnist was exported from, with its accuracy
     published = json.loads((ROOT / "pretrained" / "mnist" / "results.json").read_text())
-    try_section = README.split("### Try a trained model", 1)[1].split("\n#", 1)[0]
-    assert (f"(iteration {published['iteration']:,}) of\nthe seed-{published['seed']} run of the [results table]"
-            f"(#results-mnist), {published['accuracy']:.2%} test accuracy") in try_section
+    try_section = README.split("\n## Pretrained model\n", 1)[1].split("\n#", 1)[0]
+    assert (f"(iteration {published['iteration']:,}) of the seed-{published['seed']} run of the [results table]"
+            f"(#results-mnist), {published['accuracy']:.2%} test accuracy") in words(try_section)
 
 
 def _headings_anchors(text: str) -> set[str]:
@@ -122,7 +129,7 @@ def test_the_links_between_readme_and_docs_lead_somewhere():
 
 
 def test_the_project_layout_names_every_module():
-    layout = README.split("## Project layout", 1)[1].split("\n## ", 1)[0]
+    layout = README.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
     # the package's own lines: from "  bidirectional_infogan/" to the next line that is not indented
     package_lines = re.search(r"^  bidirectional_infogan/\n((?:[ ]+.*\n)+)", layout, flags=re.MULTILINE).group(1)
     package = ROOT / "code" / "bidirectional_infogan"
