@@ -322,7 +322,6 @@ def check_run_folder(run_dir: Path, reference_dir: Path, max_iter: int, context:
 
 
 @pytest.mark.slow
-@pytest.mark.chaos
 def test_chaos_resume_20_random_kills(mnist_dir, tmp_path):
     seed, kills, max_iter = chaos_settings()
     context = f"CHAOS_SEED={seed} CHAOS_KILLS={kills} CHAOS_MAX_ITER={max_iter}"

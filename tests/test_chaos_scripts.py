@@ -65,7 +65,6 @@ def test_chaos_compare_checkpoints_sees_one_bit(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.chaos
 def test_chaos_resume_script(mnist_dir, tmp_path):
     """Two kills in a 6-iteration run: the script resumes (or starts anew) and finds the weights equal."""
     result = run_script([SCRIPTS / "chaos_resume.sh", "--kills", "2", "--max_iter", "6", "--seed", "3",

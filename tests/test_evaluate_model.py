@@ -61,6 +61,7 @@ def all_modes(run_copy, mnist_dir):
     return out, json.loads((run_copy / "figures.json").read_text())
 
 
+@pytest.mark.core
 def test_prints_the_device(all_modes):
     """Its first line says where it computes (on this machine, no GPU: the CPU line)."""
     from bidirectional_infogan.util.tf_setup import device_line
@@ -87,6 +88,7 @@ def predictions(cache, labels):
     return best_match_predictions(codes[:, 16:26].argmax(axis=1), labels, 10, 10), codes
 
 
+@pytest.mark.core
 def test_evaluate_reports_and_json(all_modes, run_copy, cached_codes, test_data):
     out, figures = all_modes
     test, _ = test_data
@@ -134,6 +136,7 @@ def test_encodings_file_is_used(run_copy, cached_codes, mnist_dir, test_data):
     assert "test codes from the cache" in out
 
 
+@pytest.mark.core
 def test_sample_layouts(all_modes, run_copy, cached_codes, test_data):
     test, index = test_data
     predicted, codes = predictions(cached_codes, test.labels)
@@ -170,6 +173,7 @@ def test_continuous_extremes_content(run_copy, cached_codes, mnist_dir, test_dat
     assert filled >= 5
 
 
+@pytest.mark.core
 def test_reconstruction_layout(all_modes, run_copy, test_data):
     test, index = test_data
     pixels = np.asarray(Image.open(run_copy / "samples" / "samples_reconstruction.png"))
@@ -202,6 +206,7 @@ def test_generate_layouts(run_copy, mnist_dir, tmp_path):
         assert np.abs(cell(pixels, row, col).astype(int) - expected).max() <= 1
 
 
+@pytest.mark.core
 def test_misclassified_layout(all_modes, run_copy, test_data):
     out, figures = all_modes
     test, _ = test_data

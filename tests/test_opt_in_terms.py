@@ -64,6 +64,7 @@ def _small_table2():
     return table2_model_config("svhn", z_dim=8, categorical_dims=(4, 4), continuous_dim=2, initialisation="he")
 
 
+@pytest.mark.core
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["mnist", "table2 joint"])
 def test_defaults_are_the_paper_step_bit_for_bit(which):

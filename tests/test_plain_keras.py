@@ -112,6 +112,7 @@ def categorical_near_ties(folder, images) -> tuple[np.ndarray, np.ndarray]:
     return first, near
 
 
+@pytest.mark.core
 @pytest.mark.slow
 def test_the_published_mnist_model(mnist_dir, tmp_path):
     """pretrained/mnist is a finished run of the results table (results/mnist.json): the same seed, iteration,

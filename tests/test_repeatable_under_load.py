@@ -28,7 +28,6 @@ MNIST_TINY = ["--batch_size", "32", "--max_iter", "10", "--checkpoint_every", "5
 
 
 @pytest.mark.slow
-@pytest.mark.chaos
 def test_repeatable_under_load_mnist(mnist_dir, tmp_path):
     assert_repeatable(tmp_path, "mnist", MNIST_TINY + ["--data_dir", mnist_dir], 10)
 
@@ -42,7 +41,6 @@ OPT_IN_TERMS = ["--consistency_weight", "1", "--d_r1", "0.1"]
 
 
 @pytest.mark.slow
-@pytest.mark.chaos
 @pytest.mark.parametrize("terms", [[], OPT_IN_TERMS], ids=["joint", "joint_consistency_r1"])
 def test_repeatable_under_load_table2(terms, mnist_dir, tmp_path):
     data = write_tiny_svhn(tmp_path / "svhn", mnist_dir)

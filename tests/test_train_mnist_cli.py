@@ -101,6 +101,7 @@ def _weights(prefix):
     return {n: reader.get_tensor(n) for n in names}
 
 
+@pytest.mark.core
 @pytest.mark.slow
 def test_resume_equals_uninterrupted_run(full_run, mnist_dir, tmp_path):
     """13 iterations (not a checkpoint step), stop, resume for 27 more: the same weights, optimiser state and
