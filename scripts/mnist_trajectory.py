@@ -36,14 +36,12 @@ def main() -> None:
     from bidirectional_infogan.util.tf_setup import import_tensorflow
     import_tensorflow()
     from bidirectional_infogan.evaluate import evaluation
-    from bidirectional_infogan.runs.checkpoints import load_trained_model
     from bidirectional_infogan.evaluate.code_cache import cached_test_codes
     from bidirectional_infogan.evaluate.evaluation_data import load_test_set
     from bidirectional_infogan.model.latent import split_latent
-    from bidirectional_infogan.runs.run_folder import list_checkpoints, load_run_config
-
-    from bidirectional_infogan.runs.checkpoints import CheckpointError
+    from bidirectional_infogan.runs.checkpoints import CheckpointError, load_trained_model
     from bidirectional_infogan.runs.errors import USER_ERRORS
+    from bidirectional_infogan.runs.run_folder import list_checkpoints, load_run_config
     try:
         run = load_run_config(args.run_dir)
         test = load_test_set(run, args.data_dir)

@@ -70,6 +70,23 @@ def keep_op_determinism():
     set_op_determinism(before)
 
 
+def test_only_a_double_backpropagation_switches_the_graph_optimiser_off(keep_op_determinism):
+    """--d_r1 under op determinism turns Grappler off (its rewrite of R1's gradient differed between processes);
+    every other run, the paper's step among them, gets it back, since the switch is process-wide."""
+    def grappler_off():
+        return tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer", False)
+    try:
+        set_op_determinism(True, double_backprop=True)
+        assert grappler_off()
+        set_op_determinism(True)
+        assert not grappler_off()
+        set_op_determinism(True, double_backprop=True)
+        set_op_determinism(False, double_backprop=True)  # no determinism asked for: nothing to protect
+        assert not grappler_off()
+    finally:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": False})
+
+
 def _tiny(mnist_dir, log_dir):
     return ["--batch_size", "8", "--max_iter", "4", "--checkpoint_every", "100", "--log_every", "1000",
             "--scalars_every", "1000", "--data_dir", mnist_dir, "--log_dir", log_dir]
