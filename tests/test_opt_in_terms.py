@@ -1,4 +1,4 @@
-"""The opt-in terms (--consistency_weight, --balance_weight, --d_r1) and the augmentation: their defaults leave the
+"""The opt-in terms (--consistency_weight, --balance_weight, --confidence_weight, --d_r1) and the augmentation: their defaults leave the
 paper's step bit for bit as it was, each term is what its docstring says (checked against numpy), and a run with
 them on resumes exactly."""
 
@@ -80,7 +80,8 @@ def test_defaults_are_the_paper_step_bit_for_bit(which):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("setting", [dict(consistency_weight=1.0), dict(balance_weight=1.0), dict(d_r1=1.0)])
+@pytest.mark.parametrize("setting", [dict(consistency_weight=1.0), dict(balance_weight=1.0),
+                                     dict(confidence_weight=1.0), dict(d_r1=1.0)])
 def test_each_term_changes_the_step(setting):
     """Each term, turned on, changes the weights (it is wired into the loss of the networks it names)."""
     cfg = _small_table2()
@@ -107,6 +108,24 @@ def test_consistency_and_balance_match_numpy():
     assert float(losses.balance_loss(p)) == pytest.approx(expected, rel=1e-5)
     one_value = [np.eye(5, dtype=np.float32)[np.zeros(16, int)]]
     assert float(losses.balance_loss(one_value)) == pytest.approx(math.log(5), rel=1e-5)
+
+
+def test_confidence_is_the_mean_entropy_and_completes_the_mutual_information():
+    rng = np.random.default_rng(1)
+    p = [rng.dirichlet(np.full(6, 0.5), 20).astype(np.float32) for _ in range(3)]
+    entropy = lambda a: -np.sum(a * np.log(a + 1e-8), axis=-1)  # noqa: E731
+    expected = sum(np.mean(entropy(a.astype(np.float64))) for a in p)
+    assert float(losses.confidence_loss(p)) == pytest.approx(expected, rel=1e-5)
+    assert float(losses.confidence_loss([np.full((4, 6), 1 / 6, np.float32)])) == pytest.approx(math.log(6), rel=1e-5)
+    assert float(losses.confidence_loss([np.eye(6, dtype=np.float32)])) == pytest.approx(0.0, abs=1e-6)
+    # balance + confidence = ln K - I(c; x) per variable, I from the joint distribution of (image, value)
+    for a in p:
+        a64 = a.astype(np.float64)
+        joint = a64 / len(a64)
+        outer = np.full((len(a64), 1), 1 / len(a64)) * a64.mean(axis=0)
+        mutual_information = np.sum(joint * np.log(joint / outer))
+        both = float(losses.balance_loss([a])) + float(losses.confidence_loss([a]))
+        assert both == pytest.approx(math.log(6) - mutual_information, abs=1e-5)
 
 
 def test_consistency_pulls_both_predictions_together():

@@ -147,6 +147,8 @@ class TrainConfig:
     consistency_augment: str = "geometric"  # ... made by this augmentation (AUGMENTATIONS)
     # E's categorical values used equally often on each batch of real images (losses.balance_loss)
     balance_weight: float = 0.0
+    # E sure of the categorical value of each real image (losses.confidence_loss)
+    confidence_weight: float = 0.0
     # R1 gradient penalty on D's real pairs, gamma / 2 * |grad D logit|^2 (losses.gradient_penalty)
     d_r1: float = 0.0
 
@@ -165,7 +167,7 @@ class TrainConfig:
         if self.d_batch_statistics not in D_BATCH_STATISTICS:
             raise ConfigError(f"d_batch_statistics must be one of {', '.join(D_BATCH_STATISTICS)}, "
                               f"got {self.d_batch_statistics}")
-        for name in ("consistency_weight", "balance_weight", "d_r1"):
+        for name in ("consistency_weight", "balance_weight", "confidence_weight", "d_r1"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.consistency_augment not in AUGMENTATIONS:

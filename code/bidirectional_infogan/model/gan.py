@@ -110,7 +110,7 @@ class BidirectionalInfoGAN:
                       + tcfg.info_weight * (info_cont + info_cat))
             # The opt-in terms; with each at its default 0 the graph is the paper's step, op for op.
             extra = {}
-            if tcfg.consistency_weight > 0 or tcfg.balance_weight > 0:
+            if tcfg.consistency_weight > 0 or tcfg.balance_weight > 0 or tcfg.confidence_weight > 0:
                 real_categorical = latent.split_latent(cfg, real_code).categorical
             if tcfg.consistency_weight > 0:
                 augmented_code = self.encoder(augmented, training=True)
@@ -120,6 +120,9 @@ class BidirectionalInfoGAN:
             if tcfg.balance_weight > 0:
                 extra["balance"] = losses.balance_loss(real_categorical)
                 g_loss += tcfg.balance_weight * extra["balance"]
+            if tcfg.confidence_weight > 0:
+                extra["confidence"] = losses.confidence_loss(real_categorical)
+                g_loss += tcfg.confidence_weight * extra["confidence"]
             if tcfg.d_r1 > 0:
                 extra["D_r1"] = self._r1_penalty(images, tf.stop_gradient(real_code))
                 d_loss += 0.5 * tcfg.d_r1 * extra["D_r1"]

@@ -86,6 +86,17 @@ def balance_loss(probabilities):
     return total
 
 
+def confidence_loss(probabilities):
+    """How unsure E is of each real image's categorical value (--confidence_weight): per variable the batch mean
+    of H(prediction), summed. 0 when every image is given one value with certainty, ln K per variable when every
+    prediction is uniform. With balance_loss it is IMSAT's mutual information on the real images:
+    balance + confidence = ln K - I(c; x) per variable."""
+    total = 0.0
+    for p in probabilities:
+        total -= tf.reduce_mean(tf.reduce_sum(p * safe_log(p), axis=1))
+    return total
+
+
 def gradient_penalty(gradients):
     """R1: the batch mean of the squared norm of D's gradient with respect to its real inputs (a list of
     tensors whose first axis is the batch), summed over the inputs."""

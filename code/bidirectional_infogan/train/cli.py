@@ -35,7 +35,8 @@ RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
 # Flags added after run folders were made, with the value such an old run trained with (its config.json
 # lacks them); a resume compares and continues with these.
 OLD_RUN_FLAGS = {"op_determinism": "on", "d_batch_statistics": "separate", "consistency_weight": 0.0,
-                 "consistency_augment": TrainConfig.consistency_augment, "balance_weight": 0.0, "d_r1": 0.0}
+                 "consistency_augment": TrainConfig.consistency_augment, "balance_weight": 0.0, "confidence_weight": 0.0,
+                 "d_r1": 0.0}
 
 
 def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
@@ -83,6 +84,11 @@ def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
     opt_in.add_argument("--balance_weight", type=non_negative_float,
                         help="weight of a term that makes E use every value of each categorical variable equally "
                              f"often on each batch of real images (default {d['balance_weight']})")
+    opt_in.add_argument("--confidence_weight", type=non_negative_float,
+                        help="weight of a term that makes E sure of the categorical value of each real image "
+                             "(the mean entropy of its prediction); with --balance_weight at the same weight, "
+                             f"the mutual information of code and image on real data (default "
+                             f"{d['confidence_weight']})")
     opt_in.add_argument("--d_r1", type=non_negative_float, metavar="GAMMA",
                         help="R1 gradient penalty on D: GAMMA / 2 times the squared gradient of D's logit with "
                              f"respect to the real pairs (default {d['d_r1']})")
@@ -129,7 +135,7 @@ def build_run(dataset: Dataset, flags: dict) -> RunConfig:
                         validation_size=flags["validation_size"], d_batch_statistics=flags["d_batch_statistics"],
                         consistency_weight=flags["consistency_weight"],
                         consistency_augment=flags["consistency_augment"], balance_weight=flags["balance_weight"],
-                        d_r1=flags["d_r1"])
+                        confidence_weight=flags["confidence_weight"], d_r1=flags["d_r1"])
     train.validate()
     model = dataset.build_model_config(flags)
     model.validate()
