@@ -149,6 +149,9 @@ class TrainConfig:
     balance_weight: float = 0.0
     # E sure of the categorical value of each real image (losses.confidence_loss)
     confidence_weight: float = 0.0
+    # The three terms above act on the first this many categorical variables (0: on all of them), so the others
+    # stay free to take another factor than the one the terms make the first variables take.
+    real_terms_variables: int = 0
     # R1 gradient penalty on D's real pairs, gamma / 2 * |grad D logit|^2 (losses.gradient_penalty)
     d_r1: float = 0.0
 
@@ -170,6 +173,8 @@ class TrainConfig:
         for name in ("consistency_weight", "balance_weight", "confidence_weight", "d_r1"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.real_terms_variables < 0:
+            raise ConfigError(f"real_terms_variables must not be negative, got {self.real_terms_variables}")
         if self.consistency_augment not in AUGMENTATIONS:
             raise ConfigError(f"consistency_augment must be one of {', '.join(AUGMENTATIONS)}, "
                               f"got {self.consistency_augment}")

@@ -111,11 +111,12 @@ class BidirectionalInfoGAN:
             # The opt-in terms; with each at its default 0 the graph is the paper's step, op for op.
             extra = {}
             if tcfg.consistency_weight > 0 or tcfg.balance_weight > 0 or tcfg.confidence_weight > 0:
-                real_categorical = latent.split_latent(cfg, real_code).categorical
+                acted_on = slice(tcfg.real_terms_variables or None)  # 0: every categorical variable
+                real_categorical = latent.split_latent(cfg, real_code).categorical[acted_on]
             if tcfg.consistency_weight > 0:
                 augmented_code = self.encoder(augmented, training=True)
                 extra["consistency"] = losses.consistency_loss(
-                    real_categorical, latent.split_latent(cfg, augmented_code).categorical)
+                    real_categorical, latent.split_latent(cfg, augmented_code).categorical[acted_on])
                 g_loss += tcfg.consistency_weight * extra["consistency"]
             if tcfg.balance_weight > 0:
                 extra["balance"] = losses.balance_loss(real_categorical)

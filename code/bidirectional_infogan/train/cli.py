@@ -21,8 +21,8 @@ from bidirectional_infogan.runs.run_folder import (RunFolderError, create_run_fo
                                                    load_run_config, lock_run_folder, record_command,
                                                    write_run_files)
 from bidirectional_infogan.util.tf_setup import describe_device, import_tensorflow
-from bidirectional_infogan.util.arguments import (OneLineErrorParser, non_negative_float, positive_float,
-                                                  positive_int, seed_int, unit_interval)
+from bidirectional_infogan.util.arguments import (OneLineErrorParser, non_negative_float, non_negative_int,
+                                                  positive_float, positive_int, seed_int, unit_interval)
 from bidirectional_infogan.runs.errors import USER_ERRORS, TrainingError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
 # lacks them); a resume compares and continues with these.
 OLD_RUN_FLAGS = {"op_determinism": "on", "d_batch_statistics": "separate", "consistency_weight": 0.0,
                  "consistency_augment": TrainConfig.consistency_augment, "balance_weight": 0.0, "confidence_weight": 0.0,
-                 "d_r1": 0.0}
+                 "real_terms_variables": 0, "d_r1": 0.0}
 
 
 def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
@@ -89,6 +89,10 @@ def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
                              "(the mean entropy of its prediction); with --balance_weight at the same weight, "
                              f"the mutual information of code and image on real data (default "
                              f"{d['confidence_weight']})")
+    opt_in.add_argument("--real_terms_variables", type=non_negative_int, metavar="N",
+                        help="the three terms above act on the first N categorical variables only, leaving the "
+                             "others free to take other factors (default "
+                             f"{d['real_terms_variables']}: on all of them)")
     opt_in.add_argument("--d_r1", type=non_negative_float, metavar="GAMMA",
                         help="R1 gradient penalty on D: GAMMA / 2 times the squared gradient of D's logit with "
                              f"respect to the real pairs (default {d['d_r1']})")
@@ -135,10 +139,14 @@ def build_run(dataset: Dataset, flags: dict) -> RunConfig:
                         validation_size=flags["validation_size"], d_batch_statistics=flags["d_batch_statistics"],
                         consistency_weight=flags["consistency_weight"],
                         consistency_augment=flags["consistency_augment"], balance_weight=flags["balance_weight"],
-                        confidence_weight=flags["confidence_weight"], d_r1=flags["d_r1"])
+                        confidence_weight=flags["confidence_weight"],
+                        real_terms_variables=flags["real_terms_variables"], d_r1=flags["d_r1"])
     train.validate()
     model = dataset.build_model_config(flags)
     model.validate()
+    if train.real_terms_variables > len(model.categorical_dims):
+        raise ConfigError(f"--real_terms_variables {train.real_terms_variables} is more than the "
+                          f"{len(model.categorical_dims)} categorical variables of this model")
     loop = {name: flags.get(name) for name in LOOP_FLAGS}
     return RunConfig(model=model, train=train, data=dataset.data_options(flags), loop=loop, flags=flags)
 
