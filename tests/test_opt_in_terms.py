@@ -1,4 +1,4 @@
-"""The opt-in terms (--consistency_weight, --balance_weight, --confidence_weight, --d_r1) and the augmentation: their defaults leave the
+"""The opt-in terms (--consistency_weight, --balance_weight, --confidence_weight, --real_terms_variables, --d_r1) and the augmentation: their defaults leave the
 paper's step bit for bit as it was, each term is what its docstring says (checked against numpy), and a run with
 them on resumes exactly."""
 
@@ -126,6 +126,28 @@ def test_confidence_is_the_mean_entropy_and_completes_the_mutual_information():
         mutual_information = np.sum(joint * np.log(joint / outer))
         both = float(losses.balance_loss([a])) + float(losses.confidence_loss([a]))
         assert both == pytest.approx(math.log(6) - mutual_information, abs=1e-5)
+
+
+@pytest.mark.parametrize("acted_on", [0, 1])
+def test_real_terms_act_on_the_first_variables_only(acted_on):
+    """--real_terms_variables N: the balance and confidence terms of a step are those of E's prediction (taken
+    here before the step, in training mode as the step does) on the first N categorical variables, summed in
+    numpy; 0 means all of them. Two variables of 4 values: all of them give a different sum than the first."""
+    cfg = _small_table2()
+    tcfg = TrainConfig(batch_size=8, seed=3, balance_weight=1.0, confidence_weight=1.0,
+                       real_terms_variables=acted_on)
+    model = BidirectionalInfoGAN(cfg, tcfg)
+    rng = np.random.default_rng(4)
+    images = rng.random((8, 32, 32, 3), dtype=np.float32)
+    z, c = latent.sample_latent(cfg, rng, 8)
+    code = model.encoder(tf.constant(images), training=True).numpy().astype(np.float64)
+    predictions = latent.split_latent(cfg, code).categorical
+    kept = predictions[:acted_on] if acted_on else predictions
+    mean_entropy = sum(np.mean(-np.sum(p * np.log(p), axis=1)) for p in kept)
+    balance = sum(math.log(4) + np.sum(p.mean(axis=0) * np.log(p.mean(axis=0))) for p in kept)
+    metrics = model.train_step(images, z, c)
+    assert float(metrics["confidence"]) == pytest.approx(mean_entropy, rel=1e-4)
+    assert float(metrics["balance"]) == pytest.approx(balance, rel=1e-3, abs=1e-5)
 
 
 def test_consistency_pulls_both_predictions_together():

@@ -145,8 +145,9 @@ def build_run(dataset: Dataset, flags: dict) -> RunConfig:
     model = dataset.build_model_config(flags)
     model.validate()
     if train.real_terms_variables > len(model.categorical_dims):
-        raise ConfigError(f"--real_terms_variables {train.real_terms_variables} is more than the "
-                          f"{len(model.categorical_dims)} categorical variables of this model")
+        count = len(model.categorical_dims)
+        raise ConfigError(f"--real_terms_variables {train.real_terms_variables} asks for more categorical "
+                          f"variables than this model's {count}")
     loop = {name: flags.get(name) for name in LOOP_FLAGS}
     return RunConfig(model=model, train=train, data=dataset.data_options(flags), loop=loop, flags=flags)
 
