@@ -2,13 +2,14 @@
 own defaults, and a run of a data set the registry does not know is refused in one line."""
 
 import dataclasses
+import shlex
 
 import pytest
 
 from bidirectional_infogan.train import cli
 from bidirectional_infogan.model.config import TrainConfig, mnist_model_config, table2_model_config
 from bidirectional_infogan.data.common import DataError
-from bidirectional_infogan.datasets import DATASETS
+from bidirectional_infogan.datasets import DATASETS, TABLE2_RECIPE
 from bidirectional_infogan.evaluate.evaluation_data import load_test_set
 from test_celeba_data import write_celeba
 from test_mnist_data import write_fake_mnist
@@ -38,6 +39,18 @@ def test_default_model_configs_are_the_tables():
     assert DATASETS["mnist"].default_model_config() == mnist_model_config()
     assert DATASETS["svhn"].default_model_config() == table2_model_config("svhn")
     assert DATASETS["celeba"].default_model_config() == table2_model_config("celeba")
+
+
+@pytest.mark.parametrize("name", ["svhn", "celeba"])
+def test_the_recommended_table2_recipe_is_in_the_help_and_builds(name):
+    """The recipe the table-2 scripts' --help names parses as flags and builds a valid run with those values."""
+    dataset = DATASETS[name]
+    assert TABLE2_RECIPE in " ".join(cli.build_parser(dataset).format_help().split())
+    args = vars(cli.build_parser(dataset).parse_args(shlex.split(TABLE2_RECIPE)))
+    given = {key: value for key, value in args.items() if value is not None}
+    run = cli.build_run(dataset, {**dataset.defaults, **given})
+    assert (run.train.d_batch_statistics, run.train.real_terms_variables, run.train.balance_weight,
+            run.train.confidence_weight, run.model.initialisation) == ("joint", 1, 1.0, 1.0, "he")
 
 
 def test_an_unknown_data_set_is_not_evaluated():

@@ -42,7 +42,7 @@ OLD_RUN_FLAGS = {"op_determinism": "on", "d_batch_statistics": "separate", "cons
 def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
     d = dataset.defaults
     parser = OneLineErrorParser(
-        prog=f"train_{dataset.name}.py", description=textwrap.fill(dataset.description, 100),
+        prog=f"train_{dataset.name}.py", description=textwrap.fill(dataset.description, 100, break_on_hyphens=False),
         epilog="\n".join(textwrap.fill(line, 100) for line in dataset.epilog.splitlines()),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     # Every flag defaults to None so that we can tell which ones the user gave (for --resume).
