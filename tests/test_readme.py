@@ -255,3 +255,17 @@ def test_the_celeba_proxy_flags_auc_table_is_the_measured_one():
             cells.append(f"{sum(auc) / len(auc):.3f} ({min(auc):.3f}-{max(auc):.3f})")
         count = sum(1 for a in ATTRIBUTE_FACTORS.values() if a[0] == factor)
         assert f"| {label} ({count} columns) | {cells[0]} | {cells[1]} |" in doc, label
+
+
+def test_the_standin_tables_are_the_measured_ones():
+    """The SVHN stand-in rows of the README and of docs/svhn-standin-runs.md: each run's iterations and its best
+    categorical variable's NMI with the digit (and accuracy), as results/svhn_standin/summary.json has them."""
+    import json
+    runs = json.loads((ROOT / "results" / "svhn_standin" / "summary.json").read_text())["runs"].values()
+    measured = sorted((run["iterations"], f"{run['digit_nmi_best']:.3f}", f"{100 * run['digit_accuracy_best']:.1f}")
+                      for run in runs)
+    assert len(measured) == 3
+    readme = README[README.index("## Results (SVHN stand-in)"):README.index("## Results (SVHN and CelebA proxies)")]
+    for text in (readme, DOCS[ROOT / "docs" / "svhn-standin-runs.md"]):
+        rows = re.findall(r"^\|[^\n]*?\| ([\d,]+) \| ([\d.]+) \(([\d.]+)%\)", text, flags=re.MULTILINE)
+        assert sorted((int(i.replace(",", "")), nmi, acc) for i, nmi, acc in rows) == measured
