@@ -154,8 +154,7 @@ TABLE2_NOTE = (" At these defaults the categorical variables learned almost noth
                f"Recommended opt-in recipe: {TABLE2_RECIPE}. On a rendered house-number stand-in its first "
                "categorical variable sorted the test images by digit (98.0-99.7% under the best mapping from 5,000 "
                "iterations on, one run of 50,000) and its fourth split them into dark digits on light ground "
-               "and light on dark "
-               "(docs/svhn-standin-runs.md).")
+               "and light on dark (docs/svhn-standin-runs.md).")
 
 
 SVHN = Dataset(
