@@ -3,6 +3,7 @@
     python scripts/find_paper_run.py RUNS_DIR          every such MNIST run, oldest first
     python scripts/find_paper_run.py RUNS_DIR SEED     the oldest such MNIST run of SEED (nothing if none)
     DATASET=svhn python scripts/find_paper_run.py ...  the same for SVHN (or celeba): that script's defaults
+    EXTRA_FLAGS="--balance_weight 1" python ...         the runs at the defaults with these flags changed
 
 A run counts when every flag that shapes training has its default (flags absent from an older config.json
 count as default); the loop settings (logging, checkpoint intervals, data folder) may differ, since they do
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -21,19 +23,27 @@ from bidirectional_infogan.train import cli
 from bidirectional_infogan.datasets import DATASETS
 
 
-def paper_settings(dataset: str = "mnist") -> dict:
-    """The defaults of code/train_<dataset>.py that shape training (not the loop, data folder, log folder, seed)."""
-    return {name: value for name, value in DATASETS[dataset].defaults.items()
-            if name not in cli.RESUMABLE_FLAGS + ("log_dir", "seed", "cache_dir")}
+def paper_settings(dataset: str = "mnist", extra_flags: str = "") -> dict:
+    """The defaults of code/train_<dataset>.py that shape training (not the loop, data folder, log folder, seed),
+    with those that `extra_flags` (command-line flags, e.g. an opt-in mode's) sets taking its values."""
+    settings = {name: value for name, value in DATASETS[dataset].defaults.items()
+                if name not in cli.RESUMABLE_FLAGS + ("log_dir", "seed", "cache_dir")}
+    given = vars(cli.build_parser(DATASETS[dataset]).parse_args(shlex.split(extra_flags)))
+    unknown = [name for name, value in given.items() if value is not None and name not in settings]
+    if unknown:
+        raise ValueError(f"not a flag that shapes training: {', '.join('--' + name for name in unknown)}")
+    settings.update({name: value for name, value in given.items() if value is not None})
+    return settings
 
 
 PAPER_SETTINGS = paper_settings("mnist")
 
 
-def paper_settings_runs(runs_dir: Path, seed: int | None = None, dataset: str = "mnist") -> list[Path]:
-    """The run folders at the paper's settings (of `seed`, if given), oldest first."""
+def paper_settings_runs(runs_dir: Path, seed: int | None = None, dataset: str = "mnist",
+                        extra_flags: str = "") -> list[Path]:
+    """The run folders at the paper's settings (changed by `extra_flags`; of `seed`, if given), oldest first."""
     found = []
-    settings = paper_settings(dataset)
+    settings = paper_settings(dataset, extra_flags)
     for config in sorted(Path(runs_dir).glob(f"{dataset}/*/config.json")):
         flags = json.loads(config.read_text()).get("flags", {})
         if seed is not None and flags.get("seed") != seed:
@@ -55,6 +65,11 @@ if __name__ == "__main__":
         *others, last = DATASETS
         print(f"find_paper_run.py: DATASET must be {', '.join(others)} or {last}, not '{dataset}'", file=sys.stderr)
         sys.exit(2)
-    runs = paper_settings_runs(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else None, dataset)
+    try:
+        runs = paper_settings_runs(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) == 3 else None, dataset,
+                                   os.environ.get("EXTRA_FLAGS", ""))
+    except ValueError as err:
+        print(f"find_paper_run.py: EXTRA_FLAGS: {err}", file=sys.stderr)
+        sys.exit(2)
     for run_dir in runs[:1] if len(sys.argv) == 3 else runs:
         print(run_dir)

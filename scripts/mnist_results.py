@@ -6,7 +6,9 @@ Each RUN_DIR must have been evaluated first with
     python evaluate_model.py --model_dir RUN_DIR --evaluate --json RUN_DIR/evaluation.json
 (which also caches E's codes of the test images). Runs already in the --output file whose folders are not
 given (a run folder deleted, or on another machine) keep their entries; a given run replaces its own entry.
---fresh writes only the given runs. Besides accuracy, NMI and ARI, this script measures what the
+--fresh writes only the given runs. Each run also gets its label-free health score (docs/health.md, from the
+evaluation.json) and the training flags it changed from the paper's defaults (empty at the paper's settings);
+`--output results/mnist_robust.json` collects the runs of an opt-in mode apart from the defaults'. Besides accuracy, NMI and ARI, this script measures what the
 two continuous variables learned: within each digit class, the correlation of each variable with the ink of
 the image (mean pixel value, which grows with stroke width) and with its slant (the second-moment skew
 mu11 / mu02, which grows as the digit leans right), averaged over the ten classes.
@@ -57,6 +59,21 @@ def assign_stroke_and_rotation(variables: list[dict]) -> tuple[str, str]:
     return variables[a]["variable"], variables[b]["variable"]
 
 
+def health_entry(report: dict | None) -> dict | None:
+    """The health of MNIST's one categorical variable from evaluate_model.py's report: score and components."""
+    if not report:
+        return None
+    best = max(report["variables"], key=lambda part: part["score"])
+    return {key: round(best[key], 4) for key in ("score", "usage", "information", "stability", "agreement")}
+
+
+def changed_flags(flags: dict) -> dict:
+    """The flags of a run that shape training and differ from train_mnist.py's defaults (the paper's)."""
+    import find_paper_run  # scripts/ is on the path when this runs as a script
+    paper = find_paper_run.paper_settings("mnist")
+    return {name: flags[name] for name in sorted(paper) if name in flags and flags[name] != paper[name]}
+
+
 def describe_run(run_dir: Path, test) -> dict:
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     run = load_run_config(run_dir)
@@ -77,6 +94,7 @@ def describe_run(run_dir: Path, test) -> dict:
         "accuracy": evaluation["accuracy"], "nmi": evaluation["nmi"], "ari": evaluation["ari"],
         "purity": evaluation["purity"], "misclassified": evaluation["errors"],
         "mapping_source": evaluation["mapping_source"], "encodings": evaluation["encodings"],
+        "health": health_entry(evaluation.get("health")), "flags": changed_flags(run.flags),
         "continuous": variables, "stroke_width_variable": stroke, "rotation_variable": rotation,
         "train_seconds": round(sum(s["seconds"] for s in sessions), 1) if sessions else None,
         # a run resumed on other machines names each of them, in order
@@ -110,20 +128,30 @@ def machine(run: dict) -> str:
     return f"{run['processor']}, {run['cpus']} cores" if run.get("cpus") else run["processor"]
 
 
+def health_cell(run: dict) -> str:
+    """The health score, starred under the threshold; "n/a" for runs evaluated before the health existed."""
+    from bidirectional_infogan.evaluate.health import HEALTH_THRESHOLD
+    if not run.get("health"):
+        return "n/a"
+    score = run["health"]["score"]
+    return f"{score:.3f}" + (" (suspect)" if score < HEALTH_THRESHOLD else "")
+
+
 def markdown(runs: list[dict], total: dict) -> str:
-    lines = ["| seed | iteration | test accuracy | NMI | ARI | errors | stroke width | rotation | training time "
-             "| machine | code |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- | --- |"]
+    lines = ["| seed | iteration | test accuracy | NMI | ARI | errors | health | stroke width | rotation "
+             "| training time | machine | code |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- | --- |"]
     for r in runs:
         hours = f"{r['train_seconds'] / 3600:.1f} h" if r["train_seconds"] else "n/a"
         lines.append(f"| {r['seed']} | {r['iteration']:,} | {r['accuracy']:.2%} | {r['nmi']:.3f} | {r['ari']:.3f} | "
-                     f"{r['misclassified']} | {r['stroke_width_variable']} | {r['rotation_variable']} | {hours} | "
+                     f"{r['misclassified']} | {health_cell(r)} | {r['stroke_width_variable']} | "
+                     f"{r['rotation_variable']} | {hours} | "
                      f"{machine(r)} | {trained_with(r)} |")
     if len(runs) > 1:
         a, n, r = total["accuracy"], total["nmi"], total["ari"]
         lines.append(f"| mean ± std ({len(runs)} runs) | | {a['mean']:.2%} ± {a['std']:.2%} | "
-                     f"{n['mean']:.3f} ± {n['std']:.3f} | {r['mean']:.3f} ± {r['std']:.3f} | | | | | | |")
-    lines.append("| original page (best model, hand mapping) | 30,000 | 96.99% | | | | continuous 1 (its \"c2\") "
+                     f"{n['mean']:.3f} ± {n['std']:.3f} | {r['mean']:.3f} ± {r['std']:.3f} | | | | | | | |")
+    lines.append("| original page (best model, hand mapping) | 30,000 | 96.99% | | | | | continuous 1 (its \"c2\") "
                  "| continuous 2 (its \"c3\") | | | |")
     return "\n".join(lines)
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Train MNIST at the paper's defaults with one seed, evaluate the final model, and (with --figures)
 # regenerate imgs/mnist/. Re-running it continues an unfinished run of that seed instead of starting anew.
+# With --robust, the same for the candidate opt-in mode (MNIST_ROBUST_FLAGS in datasets.py), whose runs go to
+# results/mnist_robust.json instead of results/mnist.json.
 #
-#   scripts/reproduce_mnist.sh SEED [--figures]
+#   scripts/reproduce_mnist.sh SEED [--figures | --robust]
 #
 # Environment:
 #   MNIST_DIR (default: ../shared/data/mnist if it exists, else the download cache) where MNIST is,
@@ -17,12 +19,20 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
   usage
   exit 0
 fi
-if [ $# -lt 1 ] || [ $# -gt 2 ] || ! [[ "$1" =~ ^[0-9]+$ ]] || { [ $# -eq 2 ] && [ "$2" != "--figures" ]; }; then
-  echo "usage: scripts/reproduce_mnist.sh SEED [--figures]   (see --help)" >&2
+if [ $# -lt 1 ] || [ $# -gt 2 ] || ! [[ "$1" =~ ^[0-9]+$ ]] \
+    || { [ $# -eq 2 ] && [ "$2" != "--figures" ] && [ "$2" != "--robust" ]; }; then
+  echo "usage: scripts/reproduce_mnist.sh SEED [--figures | --robust]   (see --help)" >&2
   exit 2
 fi
 seed="$1"
-figures="${2:-}"
+figures=$([ "${2:-}" = "--figures" ] && echo "--figures" || true)
+mode_flags=()
+results_name=mnist.json
+if [ "${2:-}" = "--robust" ]; then
+  read -r -a mode_flags <<< "$(python -c 'from bidirectional_infogan.datasets import MNIST_ROBUST_FLAGS as f; print(f)')"
+  results_name=mnist_robust.json
+fi
+export EXTRA_FLAGS="${mode_flags[*]:-}"  # find_paper_run.py then looks for runs with these flags
 # Paths given in the environment are relative to where the script was called from; the defaults to the checkout.
 runs_dir=$(realpath -m "${RUNS_DIR:-$(dirname "$0")/../runs}")
 output_root=$(realpath -m "${OUTPUT_ROOT:-$(dirname "$0")/..}")
@@ -36,7 +46,7 @@ elif [ -d ../shared/data/mnist ]; then
   data_args=(--data_dir ../shared/data/mnist)
 fi
 
-# The run of this seed at the paper's settings, if one exists (settings read from each run's config.json).
+# The run of this seed at the paper's settings (and the mode's flags), if one exists (from each config.json).
 find_run() { python scripts/find_paper_run.py "$runs_dir" "$seed"; }
 
 read -r -a train_flags <<< "${TRAIN_FLAGS:-}"
@@ -51,7 +61,8 @@ if bad:
 ' "${train_flags[@]}" || exit 2
 run_dir=$(find_run)
 if [ -z "$run_dir" ]; then
-  python code/train_mnist.py --seed "$seed" --log_dir "$runs_dir" "${data_args[@]}" "${train_flags[@]}"
+  python code/train_mnist.py --seed "$seed" --log_dir "$runs_dir" "${mode_flags[@]}" "${data_args[@]}" \
+    "${train_flags[@]}"
   run_dir=$(find_run)
   if [ -z "$run_dir" ]; then
     echo "reproduce_mnist.sh: the new run is not at the paper's settings; TRAIN_FLAGS may hold loop settings only" >&2
@@ -70,6 +81,6 @@ if [ "$figures" = "--figures" ]; then
     --sample --reconstruct --generate --misclassified --row_labels --columns 10
 fi
 
-# The results table of every paper-settings run evaluated so far (all seeds).
+# The results table of every run of this mode evaluated so far (all seeds).
 mapfile -t paper_runs < <(python scripts/find_paper_run.py "$runs_dir")
-python scripts/mnist_results.py "${paper_runs[@]}" "${data_args[@]}" --output "$output_root/results/mnist.json"
+python scripts/mnist_results.py "${paper_runs[@]}" "${data_args[@]}" --output "$output_root/results/$results_name"

@@ -88,6 +88,25 @@ def test_find_paper_runs(tmp_path):
     assert paper["batch_size"] == 128 and paper["max_iter"] == 30000 and "log_every" not in paper
 
 
+def test_find_runs_of_an_opt_in_mode(tmp_path, monkeypatch):
+    from bidirectional_infogan.datasets import MNIST_ROBUST_FLAGS
+    paper = dict(find_paper_run.PAPER_SETTINGS)
+    mode = {"consistency_weight": 1.0, "balance_weight": 1.0, "confidence_weight": 1.0}
+    assert MNIST_ROBUST_FLAGS.split() == [part for name, value in mode.items() for part in (f"--{name}", "1")]
+    _fake_run(tmp_path, "mnist_1", {**paper, "seed": 1})
+    robust = _fake_run(tmp_path, "mnist_2", {**paper, **mode, "seed": 1, "log_every": 1000})
+    _fake_run(tmp_path, "mnist_3", {**paper, **mode, "seed": 1, "balance_weight": 2.0})
+    assert find_paper_run.paper_settings_runs(tmp_path, 1, extra_flags=MNIST_ROBUST_FLAGS) == [robust]
+    assert find_paper_run.paper_settings_runs(tmp_path, 1) == [tmp_path / "mnist" / "mnist_1"]
+    with pytest.raises(ValueError, match="--log_every"):
+        find_paper_run.paper_settings("mnist", "--balance_weight 1 --log_every 10")
+    # the script reads the mode from EXTRA_FLAGS
+    script = str(ROOT / "scripts" / "find_paper_run.py")
+    found = subprocess.run([sys.executable, script, str(tmp_path), "1"], capture_output=True, text=True,
+                           timeout=60, env={**os.environ, "EXTRA_FLAGS": MNIST_ROBUST_FLAGS})
+    assert found.returncode == 0 and found.stdout.split() == [str(robust)]
+
+
 @pytest.mark.slow
 def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypatch):
     from bidirectional_infogan.data.mnist import load_mnist
@@ -103,6 +122,12 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
 
     assert (result["seed"], result["iteration"]) == (12345, 40)
     assert result["accuracy"] == evaluation["accuracy"] and result["misclassified"] == evaluation["errors"]
+    # MNIST's one categorical variable's health, as evaluate_model.py reported it
+    (reported,) = evaluation["health"]["variables"]
+    assert result["health"] == {key: pytest.approx(reported[key], abs=5e-5)
+                                for key in ("score", "usage", "information", "stability", "agreement")}
+    # the flags it changed from train_mnist.py's defaults: FAST's training flags, not its loop settings
+    assert result["flags"] == {"batch_size": 32, "max_iter": 40}
     assert result["misclassified"] == round((1 - result["accuracy"]) * 10000)
     sessions = [json.loads(line) for line in (run_dir / "timing.jsonl").read_text().splitlines()]
     assert result["train_seconds"] == pytest.approx(sum(s["seconds"] for s in sessions), abs=0.05)
@@ -129,6 +154,12 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
     table = mnist_results.markdown([result, other], total).splitlines()
     assert len(table) == 2 + 2 + 1 + 1  # header, 2 runs, mean row, the original's row
     assert table[2].startswith(f"| 12345 | 40 | {result['accuracy']:.2%} |")
+    score = reported["score"]
+    assert f"| {result['misclassified']} | {score:.3f}{' (suspect)' if score < 0.8 else ''} |" in table[2]
+    assert f"| {other['misclassified']} | 0.500 (suspect) |" in mnist_results.markdown(
+        [dict(other, health=dict(result["health"], score=0.5))], total).splitlines()[2]
+    assert f"| {other['misclassified']} | n/a |" in mnist_results.markdown(
+        [dict(other, health=None)], total).splitlines()[2]
     # the machine and the commit that trained it, from timing.jsonl
     commit, simd = sessions[-1]["code"], sessions[-1]["vector_extensions"]
     processor = sessions[-1]["processor"] + (f" ({simd})" if simd else "")
@@ -150,14 +181,17 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
 
 
 @pytest.mark.slow
-def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path):
-    """scripts/reproduce_mnist.sh after training: it finds the seed's paper-settings run (here the short test
-    run, relabelled as a finished paper run), evaluates it and writes the figures and results where told."""
+@pytest.mark.parametrize("mode", ["--figures", "--robust"])
+def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path, mode):
+    """scripts/reproduce_mnist.sh after training: it finds the seed's run at the paper's settings (with
+    --robust: and the robust mode's flags; here the short test run, relabelled as such a finished run),
+    evaluates it and writes the figures and results where told."""
+    from bidirectional_infogan.datasets import MNIST_ROBUST_FLAGS
     from conftest import writable_run_copy
     run_dir = tmp_path / "runs" / "mnist" / trained_run.name
     writable_run_copy(trained_run, run_dir)  # the checkpoint files are renamed below, never written
     config = json.loads((run_dir / "config.json").read_text())
-    config["flags"].update(find_paper_run.PAPER_SETTINGS)
+    config["flags"].update(find_paper_run.paper_settings("mnist", MNIST_ROBUST_FLAGS if mode == "--robust" else ""))
     (run_dir / "config.json").write_text(json.dumps(config))
     for part in (run_dir / "checkpoints").glob("iteration-40.*"):
         part.rename(part.with_name(part.name.replace("iteration-40.", "iteration-30000.")))
@@ -165,29 +199,37 @@ def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path):
     published = json.loads((ROOT / "results" / "mnist.json").read_text())["runs"][0]
     gone = dict(published, run="mnist_gone", seed=7, accuracy=0.9, nmi=0.8, ari=0.7)
     stale = dict(published, run=run_dir.name, accuracy=0.1)
-    (tmp_path / "out" / "results").mkdir(parents=True)
-    (tmp_path / "out" / "results" / "mnist.json").write_text(json.dumps({"runs": [stale, gone]}))
+    results_file = tmp_path / "out" / "results" / ("mnist_robust.json" if mode == "--robust" else "mnist.json")
+    results_file.parent.mkdir(parents=True)
+    results_file.write_text(json.dumps({"runs": [stale, gone]}))
     env = dict(os.environ, RUNS_DIR=str(tmp_path / "runs"), OUTPUT_ROOT=str(tmp_path / "out"),
                MNIST_DIR=str(mnist_dir))
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh"), "12345", "--figures"],
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh"), "12345", mode],
                             env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"run: {run_dir}" in result.stdout
     assert "keeping seed 7 (mnist_gone)" in result.stdout
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
-    results = json.loads((tmp_path / "out" / "results" / "mnist.json").read_text())
+    results = json.loads(results_file.read_text())
+    assert [p.name for p in results_file.parent.iterdir()] == [results_file.name]  # the other mode's untouched
     assert [(r["seed"], r["run"]) for r in results["runs"]] == [(7, "mnist_gone"), (12345, run_dir.name)]
     assert results["runs"][0] == gone
     assert results["runs"][1]["accuracy"] == evaluation["accuracy"]
     assert results["summary"]["runs"] == 2
     assert results["summary"]["accuracy"]["mean"] == pytest.approx((0.9 + evaluation["accuracy"]) / 2)
+    assert results["runs"][1]["flags"] == ({"balance_weight": 1.0, "confidence_weight": 1.0, "consistency_weight": 1.0}
+                                           if mode == "--robust" else {})
     figures = {p.name for p in (tmp_path / "out" / "imgs" / "mnist").glob("*.png")}
+    if mode == "--robust":
+        assert figures == set()  # the figures of imgs/mnist are the defaults'
+        return
     assert figures == {"samples_categorical.png", "sample_cont_c1.png", "sample_cont_c2.png",
                        "samples_reconstruction.png", "generated_imgs_categorical.png", "generated_imgs_cont_c1.png",
                        "generated_imgs_cont_c2.png", "misclassified.png"}
 
 
-@pytest.mark.parametrize("argv", [[], ["seven"], ["1", "--figure"], ["1", "--figures", "x"]])
+@pytest.mark.parametrize("argv", [[], ["seven"], ["1", "--figure"], ["1", "--figures", "x"], ["1", "--robust", "x"],
+                                  ["1", "--figures", "--robust"]])
 def test_reproduce_script_usage_errors(argv):
     result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh")] + argv, capture_output=True,
                             text=True, timeout=60)
