@@ -26,9 +26,10 @@ def test_every_flag_the_readme_and_docs_name_exists():
         known |= _option_strings(cli.build_parser(script))
     for helper in list((ROOT / "bench").glob("*.py")) + list((ROOT / "scripts").glob("*.py")):
         known |= set(re.findall(r'add_argument\("(--[a-z_0-9]+)"', helper.read_text()))
-    for shell_script in (ROOT / "scripts").glob("*.sh"):  # case patterns, e.g. `--kills) ...`
-        known |= set(re.findall(r"^\s*(--[a-z_0-9]+)\)", shell_script.read_text(), flags=re.MULTILINE))
-    known |= {"--figures"}  # scripts/reproduce_mnist.sh's own argument
+    for shell_script in (ROOT / "scripts").glob("*.sh"):  # case patterns, e.g. `--kills) ...`, and tests such as
+        text = shell_script.read_text()                     # [ "$2" = "--figures" ]
+        known |= set(re.findall(r"^\s*(--[a-z_0-9]+)\)", text, flags=re.MULTILINE))
+        known |= set(re.findall(r'\[ "\$\{?[0-9]:?-?\}?" !?= "(--[a-z_0-9]+)" \]', text))
     known.add("--logdir")  # TensorBoard's own flag
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z_0-9]*", README))
     assert len(named) > 20 and sorted(named - known) == []
