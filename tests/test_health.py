@@ -60,6 +60,16 @@ def test_diversity_is_the_mean_pairwise_rms_distance():
     assert health.diversity(images) == pytest.approx(expected, rel=1e-9)
 
 
+def test_colour_spread_is_the_spread_of_each_images_mean_colour():
+    rng = np.random.default_rng(2)
+    colours = rng.random((20, 3))  # each image's mean colour
+    checkerboard = np.indices((8, 8)).sum(axis=0) % 2 * 0.2 - 0.1  # mean 0: it changes no image's mean colour
+    images = colours[:, None, None, :] + checkerboard[None, :, :, None]
+    expected = np.sqrt(np.mean([np.std(colours[:, channel]) ** 2 for channel in range(3)]))
+    assert health.colour_spread(images) == pytest.approx(expected, rel=1e-9)
+    assert health.colour_spread(np.repeat(images[:1], 5, axis=0)) == 0.0
+
+
 class _MadeUpGenerator:
     """A 'model' whose G draws from `pool` by the code's first z value (a collapsed G has a pool of one image)
     and whose E reads the categorical value back from the image's first pixel."""
@@ -87,6 +97,12 @@ def test_the_spread_falls_on_a_collapsing_generator():
     assert diversities[0] > diversities[1] > diversities[2] == 0.0
     entropies = [s["sample_entropy_c1"] for s in spread]
     assert entropies[0] > entropies[2] == pytest.approx(0.0)
+    # the colour spread against real images: a G that draws only the darkest few of a grey ramp, then one image
+    ramp = np.linspace(0, 1, 50, dtype=np.float32)[:, None, None, None] * np.ones((50, 28, 28, 1), np.float32)
+    palette = [health.generator_spread(_MadeUpGenerator(ramp[:n]), real_images=ramp)["colour_spread"]
+               for n in (50, 5, 1)]
+    assert 0.8 < palette[0] < 1.2 and palette[0] > 5 * palette[1] and palette[2] == 0.0
+    assert "colour_spread" not in spread[0]  # without real images
 
 
 def test_health_records_replace_later_iterations(tmp_path):

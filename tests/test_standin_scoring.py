@@ -268,6 +268,7 @@ def test_score_standin_against_own_computation(standin_run, scored):
     records = [json.loads(line) for line in (run / "health.jsonl").read_text().splitlines()]
     diversity = [r["diversity"] for r in records]
     assert result["health"]["curve"] == records
+    assert all(0 < r["colour_spread"] < 10 for r in records)  # G's colour spread against the validation images
     assert result["health"]["diversity_final_over_peak"] == pytest.approx(diversity[-1] / max(diversity))
     assert point["health"]["iteration"] == 4 and point["health"]["score"] == pytest.approx(records[-1]["score"])
 

@@ -14,7 +14,10 @@ The health score of a variable is the geometric mean of the four; a run's score 
 The spread of G's images (a collapse shows as a falling curve; logged during training):
   diversity      the mean distance between G's images of a fixed batch of codes, as root-mean-square pixel
                  difference per pair;
-  sample_entropy per categorical variable, H(mean of E's softmax over G's images) / ln K.
+  sample_entropy per categorical variable, H(mean of E's softmax over G's images) / ln K;
+  colour_spread  how much the mean colour of G's images varies, over how much that of real images varies
+                 (1.0: as much; a G that draws every image in a few colours falls towards 0 even while its
+                 shapes keep the diversity up).
 """
 
 from __future__ import annotations
@@ -71,6 +74,13 @@ def diversity(images: np.ndarray) -> float:
     return float(np.mean(np.concatenate(distances))) if len(flat) > 1 else 0.0
 
 
+def colour_spread(images: np.ndarray) -> float:
+    """The standard deviation over images of each image's mean value per channel, root mean square over the
+    channels (0 when every image has the same mean colour)."""
+    flat = np.asarray(images, np.float64).reshape(len(images), -1, np.shape(images)[-1])
+    return float(np.sqrt(np.mean(flat.mean(axis=1).var(axis=0))))
+
+
 def fixed_codes(cfg, n: int, seed: int = 0) -> np.ndarray:
     """The same n codes at every measurement of a run (drawn as in training from a fixed generator)."""
     z, c = latent.sample_latent(cfg, np.random.default_rng([seed, 5, n]), n)
@@ -103,11 +113,16 @@ def model_health(model, real_images: np.ndarray, seed: int = 0) -> dict:
     return {"variables": variables, "score": best, "threshold": HEALTH_THRESHOLD, "healthy": best >= HEALTH_THRESHOLD}
 
 
-def generator_spread(model, seed: int = 0) -> dict:
-    """G's spread on a fixed batch of codes: {"diversity": ..., "sample_entropy_c1": ..., ...}."""
+def generator_spread(model, seed: int = 0, real_images: np.ndarray | None = None) -> dict:
+    """G's spread on a fixed batch of codes: {"diversity": ..., "sample_entropy_c1": ..., ...}, and with real
+    images (uint8 or float) "colour_spread", G's over theirs."""
+    from bidirectional_infogan.data.common import as_float
     cfg = model.cfg
     images = model.generate(fixed_codes(cfg, DIVERSITY_CODES, seed))
     out = {"diversity": diversity(images)}
+    if real_images is not None:
+        real_spread = colour_spread(as_float(real_images))
+        out["colour_spread"] = colour_spread(images) / real_spread if real_spread > 0 else 0.0
     for v, p in enumerate(latent.split_latent(cfg, model.encode(images)).categorical):
         out[f"sample_entropy_c{v + 1}"] = usage(p)
     return out

@@ -90,9 +90,11 @@ def log_health(model, writer, step: int, data: TrainingData, run_dir: Path, seed
     """The label-free health (health.py) at a log step: TensorBoard scalars health/... and one line of
     RUN_DIR/health.jsonl. Returns a line for the log. With fewer than health.MIN_IMAGES validation images only
     G's spread is measured."""
-    spread = health.generator_spread(model, seed)
+    real = data.validation_images[:HEALTH_IMAGES] if len(data.validation_images) else None
+    spread = health.generator_spread(model, seed, real)
     record = {"iteration": step, **spread}
-    line = f"G diversity {spread['diversity']:.4f}"
+    line = f"G diversity {spread['diversity']:.4f}" + (
+        f", colour spread {spread['colour_spread']:.2f} of the data's" if "colour_spread" in spread else "")
     if len(data.validation_images) >= health.MIN_IMAGES:
         scores = health.model_health(model, data.validation_images[:HEALTH_IMAGES], seed)
         record["score"] = scores["score"]
