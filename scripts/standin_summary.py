@@ -2,12 +2,14 @@
 
     python scripts/standin_summary.py RUN_DIR [RUN_DIR ...] --out results/svhn_standin/summary.json
                                       [--scores SCORES.json] ... [--iterations all | last | 1000,2000]
-                                      [--limit 10000] [--data_dir DIR] [--overwrite]
+                                      [--limit 10000] [--data_dir DIR] [--overwrite | --update]
 
 The scores are those of scripts/score_standin.py (see its --help for what each number is). A run whose
 score_standin.py --json file is given with --scores (one file per --scores, matched to the RUN_DIR by the run
 folder's name, its "run" entry) is not scored again; any other run is scored now, at --iterations (default:
-every checkpoint) on the first --limit test images.
+every checkpoint) on the first --limit test images. With --update the --out file's other runs are kept as
+they are (their run folders need not exist any more) and the RUN_DIRs' summaries added after them, or put in
+place of their earlier ones.
 
 {"runs": {run folder name: its summary, in the order given}}, each summary with:
   run                        the run folder's name
@@ -154,6 +156,19 @@ def read_scores(paths) -> dict:
     return found
 
 
+def read_summary(path: Path) -> dict:
+    """run folder name -> summary, of an earlier summary file (--update); {} if there is none yet."""
+    if not path.exists():
+        return {}
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ProxyError(f"cannot read --out {path} to update it: {err}") from None
+    if not isinstance(content, dict) or not isinstance(content.get("runs"), dict):
+        raise ProxyError(f"--out {path} is not a summary of {PROGRAM}; nothing is changed")
+    return content["runs"]
+
+
 def overview(summary: dict) -> str:
     """One printed line per run."""
     def number(value, form):
@@ -173,7 +188,11 @@ def main(argv=None) -> int:
     parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR",
                         help="run folders of code/train_svhn.py trained on the stand-in")
     parser.add_argument("--out", type=Path, required=True, help="the summary JSON file to write (a new file)")
-    parser.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
+    replace = parser.add_mutually_exclusive_group()
+    replace.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
+    replace.add_argument("--update", action="store_true",
+                         help="keep the runs of the existing --out file and add the RUN_DIRs' to them (a run "
+                              "already in it is replaced)")
     parser.add_argument("--scores", type=Path, action="append", default=[], metavar="SCORES.json",
                         help="a score_standin.py --json file to use instead of scoring its run again (repeat "
                              "for several runs)")
@@ -189,10 +208,11 @@ def main(argv=None) -> int:
 
     from bidirectional_infogan.runs.errors import USER_ERRORS
     from bidirectional_infogan.runs.run_folder import load_run_config
-    if args.out.is_dir() or (args.out.exists() and not args.overwrite):
+    if args.out.is_dir() or (args.out.exists() and not (args.overwrite or args.update)):
         score_standin.write_json(args.out, {}, args.overwrite, PROGRAM)  # says why, before any scoring
     summaries = []
     try:
+        kept = read_summary(args.out) if args.update else {}
         names = [run_dir.expanduser().name for run_dir in args.run_dirs]
         if len(set(names)) < len(names):
             raise ProxyError("two RUN_DIRs have the same folder name; the summary tells runs apart by it")
@@ -213,8 +233,8 @@ def main(argv=None) -> int:
         fail(err, PROGRAM)
     for summary in summaries:
         print(overview(summary))
-    score_standin.write_json(args.out, {"runs": {summary["run"]: summary for summary in summaries}}, args.overwrite,
-                             PROGRAM)
+    runs = {**kept, **{summary["run"]: summary for summary in summaries}}
+    score_standin.write_json(args.out, {"runs": runs}, args.overwrite or args.update, PROGRAM)
     print(f"wrote {args.out}")
     return 0
 

@@ -333,6 +333,23 @@ def test_standin_summary_from_scores_and_by_scoring(standin_run, scored, tmp_pat
     code, _, err = run_main(standin_summary, [run, "--scores", scores_json, "--out", out], capsys)
     assert code == 2 and "exists" in err and out.read_bytes() == written
 
+    # --update keeps the other runs of an earlier summary (their folders may be gone) and replaces this run's
+    earlier = {"runs": {"gone_run": {"run": "gone_run", "digit_nmi_best": 0.5}, run.name: {"run": run.name}}}
+    updated = tmp_path / "updated.json"
+    updated.write_text(json.dumps(earlier))
+    code, _, err = run_main(standin_summary, [run, "--scores", scores_json, "--out", updated, "--update"], capsys)
+    assert code == 0, err
+    runs = json.loads(updated.read_text())["runs"]
+    assert list(runs) == ["gone_run", run.name] and runs["gone_run"] == earlier["runs"]["gone_run"]
+    assert runs[run.name] == summary
+    fresh = tmp_path / "fresh.json"  # nothing to update yet: a new file
+    code, _, err = run_main(standin_summary, [run, "--scores", scores_json, "--out", fresh, "--update"], capsys)
+    assert code == 0 and json.loads(fresh.read_text())["runs"] == {run.name: summary}, err
+    other = tmp_path / "other.json"  # not a summary: left as it is
+    other.write_text('{"a": 1}')
+    code, _, err = run_main(standin_summary, [run, "--scores", scores_json, "--out", other, "--update"], capsys)
+    assert code == 2 and "is not a summary" in err and err.count("\n") == 1 and other.read_text() == '{"a": 1}'
+
     # without --scores: scored now, the same numbers
     again = tmp_path / "again.json"
     code, printed, err = run_main(standin_summary, [run, "--out", again, "--iterations", "last", "--limit", LIMIT],
