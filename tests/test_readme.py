@@ -282,3 +282,14 @@ def test_the_standin_tables_are_the_measured_ones():
     assert other in row and other in doc
     later = [c["digit_accuracy_best"] for i, c in recipe["checkpoints"].items() if int(i) >= 5000]
     assert f"{100 * min(later):.1f}-{100 * max(later):.1f}% under the best mapping from 5,000" in TABLE2_NOTE
+
+
+def test_the_standin_checkpoint_tables_are_the_summarys():
+    """Every run of results/svhn_standin/summary.json has its per-checkpoint table in docs/svhn-standin-runs.md,
+    row for row as scripts/standin_table.py makes it from the summary."""
+    import json
+    from standin_table import table  # scripts/ is on the path (pyproject.toml)
+    runs = json.loads((ROOT / "results" / "svhn_standin" / "summary.json").read_text())["runs"]
+    doc = DOCS[ROOT / "docs" / "svhn-standin-runs.md"]
+    for name, run in runs.items():
+        assert table(run) in doc, f"the table of {name} ({run['flags']}) is not in the doc as the summary has it"

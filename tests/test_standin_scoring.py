@@ -383,3 +383,4 @@ def test_score_standin_refuses_what_it_cannot_score(standin_run, tmp_path, capsy
     code, out, err = run_main(standin_summary, [run, "--scores", tmp_path / "none.json", "--out", tmp_path / "s.json"],
                               capsys)
     assert code == 2 and err.startswith("standin_summary.py: error: cannot read --scores")
+

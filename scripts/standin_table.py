@@ -1,0 +1,73 @@
+"""The per-checkpoint table of one run of a stand-in summary, as Markdown (the tables of docs/svhn-standin-runs.md).
+
+    python scripts/standin_table.py results/svhn_standin/summary.json RUN
+
+RUN is the run folder's name (a key of the summary's "runs"; printed with the names there when it is not one).
+Columns, per scored checkpoint: G's diversity and the health score of the health record (health.jsonl), the best
+categorical variable's NMI with the digit and its accuracy under the best mapping, and the factor other than the
+digit that a categorical variable (NMI) or a continuous one (|r|, or eta for a nominal factor) follows most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from score_proxy import fail
+
+PROGRAM = "standin_table.py"
+HEADER = ("| iteration | G diversity | health | digit NMI (best var) | digit acc | best other factor, categorical (NMI) "
+          "| best other factor, continuous (abs r or eta) |\n| --- | --- | --- | --- | --- | --- | --- |")
+
+
+def _number(value, form: str) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, form)
+
+
+def best_other(entries: list[dict], keys: tuple[str, ...]) -> tuple[float, str, str] | None:
+    """(score, factor, variable) of the largest score with a factor other than the digit, |r| for "r"."""
+    scores = [(abs(value), factor, entry["variable"]) for entry in entries for key in keys
+              for factor, value in entry.get(key, {}).items()
+              if factor != "digit" and value is not None and not math.isnan(value)]
+    return max(scores) if scores else None
+
+
+def row(iteration: str, point: dict) -> str:
+    health = point.get("health") or {}
+    cat = best_other(point["categorical"], ("nmi",))
+    cont = best_other(point["continuous"], ("r", "eta"))
+    cells = [iteration, _number(health.get("diversity"), ".3f"), _number(health.get("score"), ".3f"),
+             f"{_number(point['digit_nmi_best'], '.3f')} ({point['digit_nmi_variable']})",
+             _number(point["digit_accuracy_best"], ".1%"),
+             f"{cat[1]} {cat[0]:.3f} ({cat[2]})" if cat else "-",
+             f"{cont[1]} {cont[0]:.2f} ({cont[2]})" if cont else "-"]
+    return "| " + " | ".join(cells) + " |"
+
+
+def table(summary: dict) -> str:
+    """The Markdown table of one run's summary (its "checkpoints", in order of iteration)."""
+    points = sorted(summary["checkpoints"].items(), key=lambda item: int(item[0]))
+    return "\n".join([HEADER] + [row(iteration, point) for iteration, point in points])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("summary", type=Path, help="a summary JSON file of scripts/standin_summary.py")
+    parser.add_argument("run", help="the run folder's name, a key of the summary's runs")
+    args = parser.parse_args(argv)
+    try:
+        runs = json.loads(args.summary.read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        fail(f"cannot read the summary {args.summary}: {err}", PROGRAM)
+    if args.run not in runs:
+        fail(f"no run {args.run} in {args.summary}; it has {', '.join(runs) or 'none'}", PROGRAM)
+    print(table(runs[args.run]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
