@@ -1,7 +1,11 @@
-"""Test accuracy of every checkpoint of an MNIST run (Hungarian mapping), to compare a run's course with
-the reference trajectory.
+"""Test accuracy (Hungarian mapping) and label-free health (docs/health.md) of every checkpoint of an MNIST run,
+to compare a run's course with the reference trajectory.
 
-    python scripts/mnist_trajectory.py RUN_DIR [--output results/mnist_trajectory_seed<SEED>.json]
+    python scripts/mnist_trajectory.py RUN_DIR [--output FILE]
+
+FILE defaults to results/mnist_trajectory_seed<SEED>.json for a run at the paper's settings and to
+results/mnist_robust_trajectory_seed<SEED>.json for one in the robust mode (MNIST_ROBUST_FLAGS); a run with other
+flags needs --output. A file that holds another run's trajectory is never replaced.
 
 Train with `--checkpoint_every 1000 --keep_checkpoints 40` (loop settings only: they do not change the
 trajectory) to have a checkpoint every 1,000 iterations (40 leaves room for the checkpoints that stopping and
@@ -18,6 +22,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def default_output(seed: int, flags: dict) -> Path | None:
+    """Where a run's trajectory goes unless --output says: named after the seed and the mode, so that the robust
+    mode's run of a seed does not replace the defaults' (None: a run in neither mode)."""
+    import find_paper_run  # scripts/ is on the path when this runs as a script
+    from bidirectional_infogan.datasets import MNIST_ROBUST_FLAGS
+    from mnist_results import changed_flags
+    changed = changed_flags(flags)
+    if not changed:
+        return ROOT / "results" / f"mnist_trajectory_seed{seed}.json"
+    if changed == changed_flags(find_paper_run.paper_settings("mnist", MNIST_ROBUST_FLAGS)):
+        return ROOT / "results" / f"mnist_robust_trajectory_seed{seed}.json"
+    return None
+
+
+def holder(path: Path) -> str | None:
+    """The run whose trajectory `path` holds ("" if it is not a trajectory file), None if there is no file."""
+    if not path.exists():
+        return None
+    try:
+        held = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return ""
+    return held.get("run", "") if isinstance(held, dict) else ""
+
+
 def fail(message) -> None:
     """A user error: one line on stderr and exit code 2, as the project's other scripts."""
     print(f"mnist_trajectory.py: error: {message}", file=sys.stderr)
@@ -29,7 +58,7 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--output", type=Path, default=None,
                         help="JSON file to write (default: results/mnist_trajectory_seed<SEED>.json of the checkout, "
-                             "named after the run's seed, so that runs of other seeds do not replace it)")
+                             "or mnist_robust_trajectory_seed<SEED>.json for a run in the robust mode)")
     parser.add_argument("--data_dir", default=None, help="MNIST folder (default: the run's own)")
     args = parser.parse_args()
 
@@ -38,6 +67,8 @@ def main() -> None:
     from bidirectional_infogan.evaluate import evaluation
     from bidirectional_infogan.evaluate.code_cache import cached_test_codes
     from bidirectional_infogan.evaluate.evaluation_data import load_test_set
+    from bidirectional_infogan.evaluate.health import model_health
+    from mnist_results import health_entry
     from bidirectional_infogan.model.latent import split_latent
     from bidirectional_infogan.runs.checkpoints import CheckpointError, load_trained_model
     from bidirectional_infogan.runs.errors import USER_ERRORS
@@ -47,7 +78,13 @@ def main() -> None:
         test = load_test_set(run, args.data_dir)
     except USER_ERRORS as err:
         fail(err)
-    output = args.output or ROOT / "results" / f"mnist_trajectory_seed{run.train.seed}.json"
+    output = args.output or default_output(run.train.seed, run.flags)
+    if output is None:
+        fail(f"{args.run_dir} was trained with flags of neither the paper's settings nor the robust mode; "
+             "say where its trajectory goes with --output")
+    if holder(output) not in (None, args.run_dir.name):
+        fail(f"{output} holds {'the trajectory of run ' + holder(output) if holder(output) else 'something else'}"
+             "; give another --output (it is not replaced)")
     n_categories = run.model.categorical_dims[0]  # the values of the first categorical variable
     points = []
     for iteration in list_checkpoints(args.run_dir):
@@ -59,10 +96,11 @@ def main() -> None:
         categories = split_latent(run.model, codes).categorical[0].argmax(axis=1)
         mapping = evaluation.hungarian_mapping(categories, test.labels, n_categories, test.n_classes)
         report = evaluation.classification_report(categories, test.labels, n_categories, test.n_classes, mapping)
+        health = health_entry(model_health(model, test.images))
         points.append({"iteration": iteration, "accuracy": report["accuracy"], "nmi": report["nmi"],
-                       "ari": report["ari"]})
-        print(f"{iteration:>6}: accuracy {report['accuracy']:.2%}  NMI {report['nmi']:.3f}  ARI {report['ari']:.3f}",
-              flush=True)
+                       "ari": report["ari"], "health": health})
+        print(f"{iteration:>6}: accuracy {report['accuracy']:.2%}  NMI {report['nmi']:.3f}  ARI {report['ari']:.3f}  "
+              f"health {health['score']:.3f}", flush=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"run": args.run_dir.name, "seed": run.train.seed, "points": points},
                                  indent=2) + "\n")

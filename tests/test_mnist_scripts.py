@@ -296,3 +296,49 @@ def test_results_script_unreadable_results_file_is_one_line(trained_run, tmp_pat
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"mnist_results.py: error: cannot read the runs of {tmp_path / 'r.json'}")
     assert (tmp_path / "r.json").read_text() == content  # left as it was
+
+
+@pytest.mark.slow
+def test_trajectory_script_accuracy_health_and_where_it_writes(trained_run, mnist_dir, tmp_path):
+    """Each checkpoint's accuracy and health (the last as evaluate_model.py reports it; usage and information
+    recomputed from E's cached test codes); the robust mode's trajectory does not replace the defaults' of its
+    seed; a file holding another run's trajectory is refused and left as it was."""
+    import mnist_trajectory
+    from bidirectional_infogan.datasets import MNIST_ROBUST_FLAGS
+    from bidirectional_infogan.evaluate.cli import main as evaluate
+    from conftest import writable_run_copy
+    run_dir = tmp_path / trained_run.name
+    writable_run_copy(trained_run, run_dir)
+    script = [sys.executable, str(ROOT / "scripts" / "mnist_trajectory.py"), str(run_dir), "--data_dir", str(mnist_dir)]
+    output = tmp_path / "trajectory.json"
+    done = subprocess.run(script + ["--output", str(output)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    points = json.loads(output.read_text())["points"]
+    assert [p["iteration"] for p in points] == [20, 40]
+    assert evaluate(["--model_dir", str(run_dir), "--evaluate", "--json", str(tmp_path / "evaluation.json"),
+                     "--data_dir", str(mnist_dir)], out=io.StringIO()) == 0
+    evaluation = json.loads((tmp_path / "evaluation.json").read_text())
+    (reported,) = evaluation["health"]["variables"]
+    assert points[1]["accuracy"] == evaluation["accuracy"]
+    assert points[1]["health"] == {key: pytest.approx(reported[key], abs=5e-5)
+                                   for key in ("score", "usage", "information", "stability", "agreement")}
+    for point in points:
+        p = np.load(run_dir / "test_codes" / f"iteration-{point['iteration']}.npz")["codes"][:, 16:26].astype(np.float64)
+        marginal = p.mean(axis=0)
+        h_marginal = -np.sum(marginal * np.log(marginal))
+        h_each = -np.sum(p * np.log(np.clip(p, 1e-300, None)), axis=1).mean()
+        assert point["health"]["usage"] == pytest.approx(h_marginal / np.log(10), abs=5e-5)
+        assert point["health"]["information"] == pytest.approx((h_marginal - h_each) / np.log(10), abs=5e-5)
+
+    paper = find_paper_run.paper_settings("mnist")
+    assert mnist_trajectory.default_output(3, paper) == ROOT / "results" / "mnist_trajectory_seed3.json"
+    assert (mnist_trajectory.default_output(3, find_paper_run.paper_settings("mnist", MNIST_ROBUST_FLAGS))
+            == ROOT / "results" / "mnist_robust_trajectory_seed3.json")
+    assert mnist_trajectory.default_output(3, dict(paper, batch_size=32)) is None
+    refused = subprocess.run(script, capture_output=True, text=True, timeout=300)  # batch 32: neither mode
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--output" in refused.stderr
+    other = json.dumps({"run": "mnist_other", "seed": 3, "points": []})
+    output.write_text(other)
+    refused = subprocess.run(script + ["--output", str(output)], capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "mnist_other" in refused.stderr and "Traceback" not in refused.stderr
+    assert output.read_text() == other
