@@ -293,3 +293,29 @@ def test_the_standin_checkpoint_tables_are_the_summarys():
     doc = DOCS[ROOT / "docs" / "svhn-standin-runs.md"]
     for name, run in runs.items():
         assert table(run) in doc, f"the table of {name} ({run['flags']}) is not in the doc as the summary has it"
+
+
+def test_the_robust_mode_course_is_the_measured_one():
+    """docs/mnist-results.md's table of the robust mode's run(s): each row's accuracy, NMI and health from
+    results/mnist_robust_trajectory_seed<SEED>.json, and the defaults' column recomputed from their trajectories
+    (mean, lowest and highest of the five seeds at that iteration)."""
+    import json
+    import statistics
+    files = sorted((ROOT / "results").glob("mnist_robust_trajectory_seed*.json"))
+    section = MNIST_RESULTS.split("\n## The robust mode", 1)[1].split("\n## ", 1)[0] if files else ""
+    defaults = [json.loads((ROOT / "results" / f"mnist_trajectory_seed{run['seed']}.json").read_text())["points"]
+                for run in json.loads((ROOT / "results" / "mnist.json").read_text())["runs"]]
+    for path in files:
+        held = json.loads(path.read_text())
+        points = {point["iteration"]: point for point in held["points"]}
+        column = f"robust mode, seed {held['seed']}: test accuracy"
+        table = re.search(rf"^\| iteration \| {column} \|.*\n\|[-:| ]+\|\n((?:\|.*\|\n)+)", section, flags=re.MULTILINE)
+        assert table, f"no table for {path.name}"
+        rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.group(1).splitlines()]
+        assert len(rows) >= 3
+        for row in rows:
+            iteration = int(row[0].replace(",", ""))
+            point = points[iteration]
+            assert row[1:4] == [f"{point['accuracy']:.2%}", f"{point['nmi']:.3f}", f"{point['health']['score']:.3f}"]
+            paper = [next(p["accuracy"] for p in run if p["iteration"] == iteration) for run in defaults]
+            assert row[4] == f"{statistics.mean(paper):.2%} ({min(paper):.2%}-{max(paper):.2%})", iteration
