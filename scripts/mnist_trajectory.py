@@ -101,9 +101,14 @@ def main() -> None:
                        "ari": report["ari"], "health": health})
         print(f"{iteration:>6}: accuracy {report['accuracy']:.2%}  NMI {report['nmi']:.3f}  ARI {report['ari']:.3f}  "
               f"health {health['score']:.3f}", flush=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"run": args.run_dir.name, "seed": run.train.seed, "points": points},
-                                 indent=2) + "\n")
+    text = json.dumps({"run": args.run_dir.name, "seed": run.train.seed, "points": points}, indent=2) + "\n"
+    partial = output.with_name(output.name + ".partial")  # written whole, then renamed: never half a file
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(text)
+        partial.replace(output)
+    except OSError as err:
+        fail(f"cannot write {output}: {err.strerror or err}")
     print(f"wrote {output}")
 
 

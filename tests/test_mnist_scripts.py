@@ -342,3 +342,8 @@ def test_trajectory_script_accuracy_health_and_where_it_writes(trained_run, mnis
     refused = subprocess.run(script + ["--output", str(output)], capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "mnist_other" in refused.stderr and "Traceback" not in refused.stderr
     assert output.read_text() == other
+    (tmp_path / "a_file").write_text("mine")  # the output cannot be written: one line, nothing changed
+    refused = subprocess.run(script + ["--output", str(tmp_path / "a_file" / "t.json")], capture_output=True,
+                             text=True, timeout=300)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "cannot write" in refused.stderr
+    assert (tmp_path / "a_file").read_text() == "mine"
