@@ -212,6 +212,44 @@ def test_geometric_jitter_moves_the_image_as_asked():
     assert any(np.allclose(turned[0, :, :, 0], np.rot90(image[0, :, :, 0], k), atol=1e-4) for k in (1, 3))
 
 
+def _slant(image: np.ndarray) -> float:
+    """-mu11 / mu02 of a grey image (rows downwards): how far its strokes lean right, per row."""
+    rows, cols = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    mass = image.sum()
+    dr = rows - (image * rows).sum() / mass
+    dc = cols - (image * cols).sum() / mass
+    return float(-(image * dr * dc).sum() / (image * dr * dr).sum())
+
+
+@pytest.mark.parametrize("shear", [0.25, -0.3])
+def test_geometric_jitter_shear_slants_by_the_drawn_amount(shear):
+    """An upright bar sheared by s leans by s: each row's centre moves sideways by s times its distance from the
+    centre row. Bilinear interpolation keeps each row's centre of mass exactly (the bar stays clear of the
+    border), so the slant is s up to float32 rounding."""
+    image = np.zeros((1, 28, 28, 1), np.float32)
+    image[0, 6:22, 13:15, 0] = 1.0
+    assert _slant(image[0, :, :, 0]) == pytest.approx(0.0, abs=1e-9)
+    draws = _FixedDraws(0.0, 1.0, [0.0, 0.0])
+    draws.values.append(np.array([shear]))
+    out = augment.geometric_jitter(image, draws, max_shear=0.3)
+    assert _slant(out[0, :, :, 0]) == pytest.approx(shear, abs=1e-4)
+    assert out.sum() == pytest.approx(image.sum(), rel=1e-5)
+
+
+def test_no_shear_draws_nothing_more():
+    """With max_shear 0 (the default) the generator gives the same copies and is left where the code before
+    --consistency_shear left it: three draws (angles, scales, shifts) and no fourth."""
+    images = np.random.default_rng(0).random((5, 12, 12, 1), dtype=np.float32)
+    rng = np.random.default_rng(7)
+    out = augment.augment(images, "geometric", rng, max_shear=0.0)
+    reference = np.random.default_rng(7)
+    reference.uniform(size=5), reference.uniform(size=5), reference.uniform(size=(5, 2))
+    assert rng.random() == reference.random()
+    np.testing.assert_array_equal(out, augment.augment(images, "geometric", np.random.default_rng(7)))
+    sheared = augment.augment(images, "geometric", np.random.default_rng(7), max_shear=0.3)
+    assert not np.allclose(sheared, out)
+
+
 @pytest.mark.slow
 def test_a_run_with_the_encoder_terms_resumes_exactly(mnist_dir, tmp_path):
     """--consistency_weight and --balance_weight together: 13 iterations, stop, resume to 24 gives the weights

@@ -154,6 +154,8 @@ def test_resume_refuses_changed_settings(full_run, capsys):
     (["--real_terms_variables", "-1"], "--real_terms_variables: must be an integer of at least 0"),
     (["--real_terms_variables", "2"], "--real_terms_variables 2 asks for more categorical variables than this "
                                       "model's 1"),
+    (["--consistency_shear", "1.5"], "consistency_shear must be in [0, 1], got 1.5"),
+    (["--consistency_shear", "-0.1"], "--consistency_shear: must be at least 0"),
 ])
 def test_bad_flags_give_one_line(argv, message, capsys, tmp_path):
     try:  # argparse exits; a setting that only the whole configuration can check returns 2

@@ -47,8 +47,8 @@ COMMON_DEFAULTS = dict(
     g_activation="elu", e_activation="elu", lr_red=5.0, max_iter=30000, seed=12345, info_weight=1.0,
     init="original", validation_size=5000, data_dir=None, log_dir="log_dir", log_every=5000, checkpoint_every=10000,
     scalars_every=100, keep_checkpoints=2, stop_after=None, op_determinism="on",
-    d_batch_statistics="separate", consistency_weight=0.0, consistency_augment="geometric", balance_weight=0.0,
-    confidence_weight=0.0, real_terms_variables=0, d_r1=0.0,
+    d_batch_statistics="separate", consistency_weight=0.0, consistency_augment="geometric", consistency_shear=0.0,
+    balance_weight=0.0, confidence_weight=0.0, real_terms_variables=0, d_r1=0.0,
 )
 
 # CelebA and SVHN: the table-2 networks and their latent-code flags.

@@ -43,30 +43,38 @@ def colour_jitter(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip((out - mean) * contrast + mean + shift, 0.0, 1.0)
 
 
-def geometric_jitter(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def geometric_jitter(images: np.ndarray, rng: np.random.Generator, max_shear: float = 0.0) -> np.ndarray:
     """float images (N, H, W, C) -> copies rotated, scaled and shifted about their centre (bilinear, the border
-    pixels repeated outward)."""
+    pixels repeated outward); with max_shear > 0 also slanted: each row moved sideways by a shear drawn from
+    [-max_shear, max_shear] times its distance from the centre row (a shear s adds s to the slant -mu11 / mu02,
+    rows counted downwards, of scripts/mnist_results.py). With max_shear 0 no shear is drawn: the copies and the
+    generator's later draws are those of the code before the shear existed."""
     n, height, width, channels = images.shape
     angles = np.radians(rng.uniform(-MAX_ROTATION_DEGREES, MAX_ROTATION_DEGREES, n))
     scales = rng.uniform(*SCALE_RANGE, n)
     shifts = rng.uniform(-MAX_SHIFT_PIXELS, MAX_SHIFT_PIXELS, (n, 2))
+    shears = rng.uniform(-max_shear, max_shear, n) if max_shear > 0 else np.zeros(n)
     centre = np.array([(height - 1) / 2.0, (width - 1) / 2.0])
     out = np.empty_like(images, dtype=np.float32)
     for i in range(n):
         cos, sin = math.cos(angles[i]) / scales[i], math.sin(angles[i]) / scales[i]
         inverse = np.array([[cos, -sin], [sin, cos]])  # output (row, col) -> input, about the centre
+        if shears[i]:
+            # the output's column c at row r comes from column c + shear * (r - centre), before the rotation
+            inverse = inverse @ np.array([[1.0, 0.0], [shears[i], 1.0]])
         offset = centre - inverse @ (centre + shifts[i])
         for c in range(channels):
             out[i, :, :, c] = ndimage.affine_transform(images[i, :, :, c], inverse, offset, order=1, mode="nearest")
     return out
 
 
-def augment(images: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
-    """The augmented copies of one batch: `kind` is one of AUGMENTATIONS."""
+def augment(images: np.ndarray, kind: str, rng: np.random.Generator, max_shear: float = 0.0) -> np.ndarray:
+    """The augmented copies of one batch: `kind` is one of AUGMENTATIONS; `max_shear` slants the geometric ones
+    (--consistency_shear)."""
     if kind not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation '{kind}'")
     if kind in ("colour", "both"):
         images = colour_jitter(images, rng)
     if kind in ("geometric", "both"):
-        images = geometric_jitter(images, rng)
+        images = geometric_jitter(images, rng, max_shear)
     return images.astype(np.float32)

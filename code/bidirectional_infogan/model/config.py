@@ -145,6 +145,7 @@ class TrainConfig:
     # E's categorical prediction the same for a real image and an augmented copy (augment.py) ...
     consistency_weight: float = 0.0
     consistency_augment: str = "geometric"  # ... made by this augmentation (AUGMENTATIONS)
+    consistency_shear: float = 0.0  # ... whose geometric copies are also slanted by up to this shear (0: not)
     # E's categorical values used equally often on each batch of real images (losses.balance_loss)
     balance_weight: float = 0.0
     # E sure of the categorical value of each real image (losses.confidence_loss)
@@ -173,6 +174,8 @@ class TrainConfig:
         for name in ("consistency_weight", "balance_weight", "confidence_weight", "d_r1"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
+        if not 0 <= self.consistency_shear <= 1:
+            raise ConfigError(f"consistency_shear must be in [0, 1], got {self.consistency_shear}")
         if self.real_terms_variables < 0:
             raise ConfigError(f"real_terms_variables must not be negative, got {self.real_terms_variables}")
         if self.consistency_augment not in AUGMENTATIONS:

@@ -35,7 +35,8 @@ RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
 # Flags added after run folders were made, with the value such an old run trained with (its config.json
 # lacks them); a resume compares and continues with these.
 OLD_RUN_FLAGS = {"op_determinism": "on", "d_batch_statistics": "separate", "consistency_weight": 0.0,
-                 "consistency_augment": TrainConfig.consistency_augment, "balance_weight": 0.0, "confidence_weight": 0.0,
+                 "consistency_augment": TrainConfig.consistency_augment, "consistency_shear": 0.0,
+                 "balance_weight": 0.0, "confidence_weight": 0.0,
                  "real_terms_variables": 0, "d_r1": 0.0}
 
 
@@ -81,6 +82,10 @@ def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
                         help="the augmentation of --consistency_weight: 'colour' (channel order, inversion, "
                              "gain, contrast, brightness), 'geometric' (rotation up to 12 degrees, scale 0.9-1.1, "
                              f"shift up to 2 pixels) or 'both' (default {d['consistency_augment']})")
+    opt_in.add_argument("--consistency_shear", type=non_negative_float, metavar="S",
+                        help="the geometric copies of --consistency_weight also slanted by a shear drawn from "
+                             "[-S, S] (0.3 covers most of the slant between MNIST digits), so that the "
+                             f"categorical code cannot follow the slant (default {d['consistency_shear']}: none)")
     opt_in.add_argument("--balance_weight", type=non_negative_float,
                         help="weight of a term that makes E use every value of each categorical variable equally "
                              f"often on each batch of real images (default {d['balance_weight']})")
@@ -138,7 +143,8 @@ def build_run(dataset: Dataset, flags: dict) -> RunConfig:
                         max_iter=flags["max_iter"], info_weight=flags["info_weight"], seed=flags["seed"],
                         validation_size=flags["validation_size"], d_batch_statistics=flags["d_batch_statistics"],
                         consistency_weight=flags["consistency_weight"],
-                        consistency_augment=flags["consistency_augment"], balance_weight=flags["balance_weight"],
+                        consistency_augment=flags["consistency_augment"],
+                        consistency_shear=flags["consistency_shear"], balance_weight=flags["balance_weight"],
                         confidence_weight=flags["confidence_weight"],
                         real_terms_variables=flags["real_terms_variables"], d_r1=flags["d_r1"])
     train.validate()

@@ -150,7 +150,8 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
             for step in range(start + 1, last + 1):
                 images = to_float(data.train_images[batches.indices(step - 1)])
                 z, c = latent.sample_latent(cfg, stream_rng(tcfg.seed, LATENT_STREAM, step), tcfg.batch_size)
-                augmented = (augment(images, tcfg.consistency_augment, stream_rng(tcfg.seed, AUGMENT_STREAM, step))
+                augmented = (augment(images, tcfg.consistency_augment, stream_rng(tcfg.seed, AUGMENT_STREAM, step),
+                                     tcfg.consistency_shear)
                              if tcfg.consistency_weight > 0 else None)
                 metrics = model.train_step(images, z, c, augmented)
                 check_losses(metrics, step, last_saved if last_saved > 0 else None)
