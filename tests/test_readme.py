@@ -297,19 +297,22 @@ def test_the_standin_checkpoint_tables_are_the_summarys():
 
 def test_the_robust_mode_course_is_the_measured_one():
     """docs/mnist-results.md's table of the robust mode's run(s): each row's accuracy, NMI and health from
-    results/mnist_robust_trajectory_seed<SEED>.json, and the defaults' column recomputed from their trajectories
+    results/mnist_robust_trajectory_seed<SEED>.json (with --consistency_shear 0.3:
+    results/mnist_robust_shear_trajectory_seed<SEED>.json), and the defaults' column recomputed from their trajectories
     (mean, lowest and highest of the five seeds at that iteration)."""
     import json
     import statistics
     files = sorted((ROOT / "results").glob("mnist_robust_trajectory_seed*.json"))
     assert files, "the doc reports a robust-mode run: its trajectory file must be there"
+    files += sorted((ROOT / "results").glob("mnist_robust_shear_trajectory_seed*.json"))
     section = MNIST_RESULTS.split("\n## The robust mode", 1)[1].split("\n## ", 1)[0]
     defaults = [json.loads((ROOT / "results" / f"mnist_trajectory_seed{run['seed']}.json").read_text())["points"]
                 for run in json.loads((ROOT / "results" / "mnist.json").read_text())["runs"]]
     for path in files:
         held = json.loads(path.read_text())
         points = {point["iteration"]: point for point in held["points"]}
-        column = f"robust mode, seed {held['seed']}: test accuracy"
+        mode = "robust mode" + (" with `--consistency_shear 0.3`" if "_shear_" in path.name else "")
+        column = re.escape(f"{mode}, seed {held['seed']}: test accuracy")
         table = re.search(rf"^\| iteration \| {column} \|.*\n\|[-:| ]+\|\n((?:\|.*\|\n)+)", section, flags=re.MULTILINE)
         assert table, f"no table for {path.name}"
         rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.group(1).splitlines()]
