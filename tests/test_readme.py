@@ -308,11 +308,15 @@ def test_the_robust_mode_course_is_the_measured_one():
     section = MNIST_RESULTS.split("\n## The robust mode", 1)[1].split("\n## ", 1)[0]
     defaults = [json.loads((ROOT / "results" / f"mnist_trajectory_seed{run['seed']}.json").read_text())["points"]
                 for run in json.loads((ROOT / "results" / "mnist.json").read_text())["runs"]]
+    def label(path, seed):
+        return "robust mode" + (" with `--consistency_shear 0.3`" if "_shear_" in path.name else "") + f", seed {seed}"
+    tables = re.findall(r"^\| iteration \| (.*?): test accuracy \|", section, flags=re.MULTILINE)
+    assert sorted(tables) == sorted(label(path, json.loads(path.read_text())["seed"]) for path in files), \
+        "each table of the section has its trajectory file and each file its table"
     for path in files:
         held = json.loads(path.read_text())
         points = {point["iteration"]: point for point in held["points"]}
-        mode = "robust mode" + (" with `--consistency_shear 0.3`" if "_shear_" in path.name else "")
-        column = re.escape(f"{mode}, seed {held['seed']}: test accuracy")
+        column = re.escape(f"{label(path, held['seed'])}: test accuracy")
         table = re.search(rf"^\| iteration \| {column} \|.*\n\|[-:| ]+\|\n((?:\|.*\|\n)+)", section, flags=re.MULTILINE)
         assert table, f"no table for {path.name}"
         rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.group(1).splitlines()]

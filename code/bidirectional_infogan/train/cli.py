@@ -84,7 +84,7 @@ def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
                              f"shift up to 2 pixels) or 'both' (default {d['consistency_augment']})")
     opt_in.add_argument("--consistency_shear", type=non_negative_float, metavar="S",
                         help="the geometric copies of --consistency_weight also slanted by a shear drawn from "
-                             "[-S, S] (0.3 covers most of the slant between MNIST digits), so that the "
+                             "[-S, S] (0.3: about one standard deviation of the slant of MNIST digits), so that the "
                              f"categorical code cannot follow the slant (default {d['consistency_shear']}: none)")
     opt_in.add_argument("--balance_weight", type=non_negative_float,
                         help="weight of a term that makes E use every value of each categorical variable equally "
