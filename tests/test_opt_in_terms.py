@@ -237,15 +237,14 @@ def test_geometric_jitter_shear_slants_by_the_drawn_amount(shear):
 
 
 def test_no_shear_draws_nothing_more():
-    """With max_shear 0 (the default) the generator gives the same copies and is left where the code before
-    --consistency_shear left it: three draws (angles, scales, shifts) and no fourth."""
+    """With max_shear 0 (the default) the generator is left where the code before --consistency_shear left it:
+    three draws (angles, scales, shifts) and no fourth, so the copies of later steps are unchanged too."""
     images = np.random.default_rng(0).random((5, 12, 12, 1), dtype=np.float32)
     rng = np.random.default_rng(7)
     out = augment.augment(images, "geometric", rng, max_shear=0.0)
     reference = np.random.default_rng(7)
     reference.uniform(size=5), reference.uniform(size=5), reference.uniform(size=(5, 2))
     assert rng.random() == reference.random()
-    np.testing.assert_array_equal(out, augment.augment(images, "geometric", np.random.default_rng(7)))
     sheared = augment.augment(images, "geometric", np.random.default_rng(7), max_shear=0.3)
     assert not np.allclose(sheared, out)
 

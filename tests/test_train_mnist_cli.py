@@ -156,6 +156,9 @@ def test_resume_refuses_changed_settings(full_run, capsys):
                                       "model's 1"),
     (["--consistency_shear", "1.5"], "consistency_shear must be in [0, 1], got 1.5"),
     (["--consistency_shear", "-0.1"], "--consistency_shear: must be at least 0"),
+    (["--consistency_shear", "0.3"], "consistency_shear slants the geometric copies of the consistency term"),
+    (["--consistency_shear", "0.3", "--consistency_weight", "1", "--consistency_augment", "colour"],
+     "it needs --consistency_weight above 0"),
 ])
 def test_bad_flags_give_one_line(argv, message, capsys, tmp_path):
     try:  # argparse exits; a setting that only the whole configuration can check returns 2

@@ -176,6 +176,9 @@ class TrainConfig:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         if not 0 <= self.consistency_shear <= 1:
             raise ConfigError(f"consistency_shear must be in [0, 1], got {self.consistency_shear}")
+        if self.consistency_shear > 0 and (self.consistency_weight == 0 or self.consistency_augment == "colour"):
+            raise ConfigError("consistency_shear slants the geometric copies of the consistency term: it needs "
+                              "--consistency_weight above 0 and --consistency_augment geometric or both")
         if self.real_terms_variables < 0:
             raise ConfigError(f"real_terms_variables must not be negative, got {self.real_terms_variables}")
         if self.consistency_augment not in AUGMENTATIONS:
