@@ -4,9 +4,10 @@
     python scripts/find_paper_run.py RUNS_DIR SEED     the oldest such MNIST run of SEED (nothing if none)
     DATASET=svhn python scripts/find_paper_run.py ...  the same for SVHN (or celeba): that script's defaults
     EXTRA_FLAGS="--balance_weight 1" python ...         the runs at the defaults with these flags changed
+    EXTRA_FLAGS="--recipe reliable" python ...          the runs at a recipe's values
 
 A run counts when every flag that shapes training has its default (flags absent from an older config.json
-count as default); the loop settings (logging, checkpoint intervals, data folder) may differ, since they do
+count as default, and a recipe counts by the values it sets, not by its name); the loop settings (logging, checkpoint intervals, data folder) may differ, since they do
 not change the weights. Used by scripts/reproduce_mnist.sh and scripts/reproduce_proxy.sh to continue a run
 instead of starting anew.
 """
@@ -26,14 +27,25 @@ from bidirectional_infogan.datasets import DATASETS
 def paper_settings(dataset: str = "mnist", extra_flags: str = "") -> dict:
     """The defaults of code/train_<dataset>.py that shape training (not the loop, data folder, log folder, seed),
     with those that `extra_flags` (command-line flags, e.g. an opt-in mode's) sets taking its values."""
-    settings = {name: value for name, value in DATASETS[dataset].defaults.items()
-                if name not in cli.RESUMABLE_FLAGS + ("log_dir", "seed", "cache_dir")}
-    given = vars(cli.build_parser(DATASETS[dataset]).parse_args(shlex.split(extra_flags)))
-    unknown = [name for name, value in given.items() if value is not None and name not in settings]
+    ignored = cli.RESUMABLE_FLAGS + ("log_dir", "seed", "cache_dir", "recipe", "resume")
+    parsed = vars(cli.build_parser(DATASETS[dataset]).parse_args(shlex.split(extra_flags)))
+    given = {name: value for name, value in parsed.items() if value is not None}
+    unknown = [name for name in given if name in ignored and name != "recipe"]
     if unknown:
         raise ValueError(f"not a flag that shapes training: {', '.join('--' + name for name in unknown)}")
-    settings.update({name: value for name, value in given.items() if value is not None})
-    return settings
+    return {name: value for name, value in cli.resolve_flags(DATASETS[dataset], given).items() if name not in ignored}
+
+
+def recipe_of(flags: dict, dataset: str = "mnist") -> str | None:
+    """The recipe whose values a run's flags hold (the name its config.json records, or else the recipe whose
+    settings all match, for runs started with the same flags given one by one); None if none matches."""
+    if flags.get("recipe"):
+        return flags["recipe"]
+    for name in DATASETS[dataset].recipes:
+        settings = paper_settings(dataset, f"--recipe {name}")
+        if all(flags.get(k, v) == v for k, v in settings.items()):
+            return name
+    return None
 
 
 PAPER_SETTINGS = paper_settings("mnist")

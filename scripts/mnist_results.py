@@ -8,7 +8,10 @@ Each RUN_DIR must have been evaluated first with
 given (a run folder deleted, or on another machine) keep their entries; a given run replaces its own entry.
 --fresh writes only the given runs. Each run also gets its label-free health score (docs/health.md, from the
 evaluation.json) and the training flags it changed from the paper's defaults (empty at the paper's settings);
-`--output results/mnist_robust.json` collects the runs of an opt-in mode apart from the defaults'. Besides accuracy, NMI and ARI, this script measures what the
+`--output results/mnist_reliable.json` collects the runs of a recipe apart from the defaults'. Each run's
+test categories (E's most probable category of each of the 10,000 test images, in file order, uint8) are saved
+beside the output, in results/mnist_reliable/ for results/mnist_reliable.json, so that runs can be re-scored and
+compared (evaluate_model.py --compare) without their checkpoints. Besides accuracy, NMI and ARI, this script measures what the
 two continuous variables learned: within each digit class, the correlation of each variable with the ink of
 the image (mean pixel value, which grows with stroke width) and with its slant (the second-moment skew
 mu11 / mu02, which grows as the digit leans right), averaged over the ten classes.
@@ -74,12 +77,25 @@ def changed_flags(flags: dict) -> dict:
     return {name: flags[name] for name in sorted(paper) if name in flags and flags[name] != paper[name]}
 
 
-def describe_run(run_dir: Path, test) -> dict:
+def save_test_categories(categories: np.ndarray, output: Path, seed: int, run_name: str) -> str:
+    """Save a run's test categories beside `output` (results/X.json -> results/X/seed<SEED>_<run>.npy); returns
+    the path as the results file names it, relative to the folder that holds results/."""
+    path = output.with_suffix("") / f"seed{seed}_{run_name}.npy"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npy")
+    np.save(partial, categories.astype(np.uint8))
+    partial.replace(path)
+    return path.relative_to(output.parent.parent).as_posix()
+
+
+def describe_run(run_dir: Path, test, output: Path) -> dict:
+    import find_paper_run  # scripts/ is on the path when this runs as a script
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     run = load_run_config(run_dir)
     iteration = evaluation["iteration"]
     codes = np.load(run_dir / "test_codes" / f"iteration-{iteration}.npz")["codes"]
-    continuous = split_latent(run.model, codes).continuous
+    latent = split_latent(run.model, codes)
+    continuous = latent.continuous
     ink, slant = ink_and_slant(test.images)
     variables = []
     for j in range(run.model.continuous_dim):
@@ -94,7 +110,8 @@ def describe_run(run_dir: Path, test) -> dict:
         "accuracy": evaluation["accuracy"], "nmi": evaluation["nmi"], "ari": evaluation["ari"],
         "purity": evaluation["purity"], "misclassified": evaluation["errors"],
         "mapping_source": evaluation["mapping_source"], "encodings": evaluation["encodings"],
-        "health": health_entry(evaluation.get("health")), "flags": changed_flags(run.flags),
+        "health": health_entry(evaluation.get("health")),
+        "recipe": find_paper_run.recipe_of(run.flags), "flags": changed_flags(run.flags),
         "continuous": variables, "stroke_width_variable": stroke, "rotation_variable": rotation,
         "train_seconds": round(sum(s["seconds"] for s in sessions), 1) if sessions else None,
         # a run resumed on other machines names each of them, in order
@@ -104,6 +121,8 @@ def describe_run(run_dir: Path, test) -> dict:
         "cpus": sessions[-1]["cpus"] if sessions else None,
         # the commits that trained it, in order (sessions before timing.jsonl recorded the code count as null)
         "code": list(dict.fromkeys(s.get("code") for s in sessions)),
+        "test_categories": save_test_categories(latent.categorical[0].argmax(axis=1), output, run.train.seed,
+                                                run_dir.name),
     }
 
 
@@ -200,6 +219,7 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true",
                         help="write only the given runs, dropping the runs that --output already holds")
     args = parser.parse_args()
+    args.output = args.output.resolve()  # the category files are named relative to the folder holding results/
     published = [] if args.fresh else read_published(args.output)
     evaluated = [d for d in args.run_dirs if (d / "evaluation.json").is_file()]
     for skipped in sorted(set(args.run_dirs) - set(evaluated)):
@@ -210,7 +230,7 @@ def main() -> None:
         test = load_test_set(load_run_config(evaluated[0]), args.data_dir)
     except (DataError, RunFolderError) as err:
         fail(err)
-    runs, kept = merge_runs(published, [describe_run(d, test) for d in evaluated])
+    runs, kept = merge_runs(published, [describe_run(d, test, args.output) for d in evaluated])
     for run in kept:
         print(f"keeping seed {run['seed']} ({run['run']}) from {args.output}: its folder was not given")
     total = summary(runs)

@@ -4,8 +4,8 @@ to compare a run's course with the reference trajectory.
     python scripts/mnist_trajectory.py RUN_DIR [--output FILE]
 
 FILE defaults to results/mnist_trajectory_seed<SEED>.json for a run at the paper's settings and to
-results/mnist_robust_trajectory_seed<SEED>.json for one in the robust mode (MNIST_ROBUST_FLAGS); a run with other
-flags needs --output. A file that holds another run's trajectory is never replaced.
+results/mnist_<RECIPE>_trajectory_seed<SEED>.json for one at a recipe's values (train_mnist.py --recipe); a run
+with other flags needs --output (the robust-mode trajectories in results/ were written so). A file that holds another run's trajectory is never replaced.
 
 Train with `--checkpoint_every 1000 --keep_checkpoints 40` (loop settings only: they do not change the
 trajectory) to have a checkpoint every 1,000 iterations (40 leaves room for the checkpoints that stopping and
@@ -19,20 +19,20 @@ import json
 import sys
 from pathlib import Path
 
+from bidirectional_infogan.datasets import DATASETS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def default_output(seed: int, flags: dict) -> Path | None:
-    """Where a run's trajectory goes unless --output says: named after the seed and the mode, so that the robust
-    mode's run of a seed does not replace the defaults' (None: a run in neither mode)."""
+    """Where a run's trajectory goes unless --output says: named after the seed and the recipe, so that a recipe's
+    run of a seed does not replace the defaults' (None: a run at no recipe's values)."""
     import find_paper_run  # scripts/ is on the path when this runs as a script
-    from bidirectional_infogan.datasets import MNIST_ROBUST_FLAGS
     from mnist_results import changed_flags
-    changed = changed_flags(flags)
-    if not changed:
-        return ROOT / "results" / f"mnist_trajectory_seed{seed}.json"
-    if changed == changed_flags(find_paper_run.paper_settings("mnist", MNIST_ROBUST_FLAGS)):
-        return ROOT / "results" / f"mnist_robust_trajectory_seed{seed}.json"
+    for recipe in DATASETS["mnist"].recipes:
+        if changed_flags(flags) == changed_flags(find_paper_run.paper_settings("mnist", f"--recipe {recipe}")):
+            prefix = "mnist" if recipe == "paper" else f"mnist_{recipe}"
+            return ROOT / "results" / f"{prefix}_trajectory_seed{seed}.json"
     return None
 
 
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--output", type=Path, default=None,
                         help="JSON file to write (default: results/mnist_trajectory_seed<SEED>.json of the checkout, "
-                             "or mnist_robust_trajectory_seed<SEED>.json for a run in the robust mode)")
+                             "or mnist_<RECIPE>_trajectory_seed<SEED>.json for a run at a recipe's values)")
     parser.add_argument("--data_dir", default=None, help="MNIST folder (default: the run's own)")
     args = parser.parse_args()
 
@@ -80,7 +80,7 @@ def main() -> None:
         fail(err)
     output = args.output or default_output(run.train.seed, run.flags)
     if output is None:
-        fail(f"{args.run_dir} was trained with flags of neither the paper's settings nor the robust mode; "
+        fail(f"{args.run_dir} was trained with flags of no recipe of train_mnist.py; "
              "say where its trajectory goes with --output")
     if holder(output) not in (None, args.run_dir.name):
         fail(f"{output} holds {'the trajectory of run ' + holder(output) if holder(output) else 'something else'}"

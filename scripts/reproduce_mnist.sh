@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Train MNIST at the paper's defaults with one seed, evaluate the final model, and (with --figures)
 # regenerate imgs/mnist/. Re-running it continues an unfinished run of that seed instead of starting anew.
-# With --robust, the same for the candidate opt-in mode (MNIST_ROBUST_FLAGS in datasets.py), whose runs go to
-# results/mnist_robust.json instead of results/mnist.json.
+# With --recipe NAME, the same for a recipe of train_mnist.py (reliable: the reliable mode), whose runs go to
+# results/mnist_NAME.json instead of results/mnist.json, with E's test categories in results/mnist_NAME/.
 #
-#   scripts/reproduce_mnist.sh SEED [--figures | --robust]
+#   scripts/reproduce_mnist.sh SEED [--figures | --recipe NAME]
 #
 # Environment:
 #   MNIST_DIR (default: ../shared/data/mnist if it exists, else the download cache) where MNIST is,
@@ -19,20 +19,28 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
   usage
   exit 0
 fi
-if [ $# -lt 1 ] || [ $# -gt 2 ] || ! [[ "$1" =~ ^[0-9]+$ ]] \
-    || { [ $# -eq 2 ] && [ "$2" != "--figures" ] && [ "$2" != "--robust" ]; }; then
-  echo "usage: scripts/reproduce_mnist.sh SEED [--figures | --robust]   (see --help)" >&2
+usage_line="usage: scripts/reproduce_mnist.sh SEED [--figures | --recipe NAME]   (see --help)"
+if [ $# -lt 1 ] || [ $# -gt 3 ] || ! [[ "$1" =~ ^[0-9]+$ ]] \
+    || { [ $# -eq 2 ] && [ "$2" != "--figures" ]; } || { [ $# -eq 3 ] && [ "$2" != "--recipe" ]; }; then
+  echo "$usage_line" >&2
   exit 2
 fi
 seed="$1"
 figures=$([ "${2:-}" = "--figures" ] && echo "--figures" || true)
-mode_flags=()
-results_name=mnist.json
-if [ "${2:-}" = "--robust" ]; then
-  read -r -a mode_flags <<< "$(python -c 'from bidirectional_infogan.datasets import MNIST_ROBUST_FLAGS as f; print(f)')"
-  results_name=mnist_robust.json
+recipe="${3:-paper}"
+if ! python -c 'import sys; from bidirectional_infogan.datasets import DATASETS
+sys.exit(sys.argv[1] not in DATASETS["mnist"].recipes)' "$recipe"; then
+  echo "reproduce_mnist.sh: '$recipe' is not a recipe of train_mnist.py; its recipes: $(python -c \
+    'from bidirectional_infogan.datasets import DATASETS; print(", ".join(DATASETS["mnist"].recipes))')" >&2
+  exit 2
 fi
-export EXTRA_FLAGS="${mode_flags[*]:-}"  # find_paper_run.py then looks for runs with these flags
+mode_flags=()
+results_name=mnist
+if [ "$recipe" != paper ]; then
+  mode_flags=(--recipe "$recipe")
+  results_name="mnist_$recipe"
+fi
+export EXTRA_FLAGS="${mode_flags[*]:-}"  # find_paper_run.py then looks for runs with the recipe's values
 # Paths given in the environment are relative to where the script was called from; the defaults to the checkout.
 runs_dir=$(realpath -m "${RUNS_DIR:-$(dirname "$0")/../runs}")
 output_root=$(realpath -m "${OUTPUT_ROOT:-$(dirname "$0")/..}")
@@ -68,7 +76,9 @@ if [ -z "$run_dir" ]; then
     echo "reproduce_mnist.sh: the new run is not at the paper's settings; TRAIN_FLAGS may hold loop settings only" >&2
     exit 2
   fi
-elif [ ! -f "$run_dir/checkpoints/iteration-30000.index" ]; then
+elif [ ! -f "$run_dir/checkpoints/iteration-$(python -c 'import sys
+from bidirectional_infogan.runs.run_folder import load_run_config
+print(load_run_config(sys.argv[1]).train.max_iter)' "$run_dir").index" ]; then
   python code/train_mnist.py --resume "$run_dir" "${data_args[@]}" "${train_flags[@]}"
 fi
 echo "run: $run_dir"
@@ -83,4 +93,4 @@ fi
 
 # The results table of every run of this mode evaluated so far (all seeds).
 mapfile -t paper_runs < <(python scripts/find_paper_run.py "$runs_dir")
-python scripts/mnist_results.py "${paper_runs[@]}" "${data_args[@]}" --output "$output_root/results/$results_name"
+python scripts/mnist_results.py "${paper_runs[@]}" "${data_args[@]}" --output "$output_root/results/$results_name.json"

@@ -19,6 +19,23 @@ import find_paper_run  # noqa: E402
 import mnist_results  # noqa: E402
 
 
+def mnist_labels(folder: Path) -> np.ndarray:
+    """The MNIST test labels read straight from the IDX file (8 header bytes, then one byte a label)."""
+    import gzip
+    path = next(p for p in sorted(Path(folder).iterdir()) if p.name.startswith("t10k-labels"))
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return np.frombuffer(raw[8:], dtype=np.uint8)
+
+
+def hungarian_accuracy(categories: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy under the best one-to-one mapping of categories to labels (scipy's assignment, computed here)."""
+    from scipy.optimize import linear_sum_assignment
+    table = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(table, (categories.astype(np.int64), labels.astype(np.int64)), 1)
+    rows, cols = linear_sum_assignment(-table)
+    return table[rows, cols].sum() / len(labels)
+
+
 def sheared_line(lean: float, width: int = 1) -> np.ndarray:
     """A 28x28 stroke from row 4 to row 23 whose column moves `lean` pixels right per row upwards.
 
@@ -88,23 +105,28 @@ def test_find_paper_runs(tmp_path):
     assert paper["batch_size"] == 128 and paper["max_iter"] == 30000 and "log_every" not in paper
 
 
-def test_find_runs_of_an_opt_in_mode(tmp_path, monkeypatch):
-    from bidirectional_infogan.datasets import MNIST_ROBUST_FLAGS
+def test_find_runs_of_a_recipe(tmp_path):
+    """A recipe's runs are found by the values it sets (so also a run that was given them flag by flag), the
+    schedule included; recipe_of names the recipe of each."""
     paper = dict(find_paper_run.PAPER_SETTINGS)
-    mode = {"consistency_weight": 1.0, "balance_weight": 1.0, "confidence_weight": 1.0}
-    assert MNIST_ROBUST_FLAGS.split() == [part for name, value in mode.items() for part in (f"--{name}", "1")]
-    _fake_run(tmp_path, "mnist_1", {**paper, "seed": 1})
-    robust = _fake_run(tmp_path, "mnist_2", {**paper, **mode, "seed": 1, "log_every": 1000})
-    _fake_run(tmp_path, "mnist_3", {**paper, **mode, "seed": 1, "balance_weight": 2.0})
-    assert find_paper_run.paper_settings_runs(tmp_path, 1, extra_flags=MNIST_ROBUST_FLAGS) == [robust]
-    assert find_paper_run.paper_settings_runs(tmp_path, 1) == [tmp_path / "mnist" / "mnist_1"]
+    reliable = {"consistency_weight": 1.0, "balance_weight": 1.0, "confidence_weight": 1.0, "consistency_shear": 0.3,
+                "max_iter": 6000}
+    plain = _fake_run(tmp_path, "mnist_1", {**paper, "seed": 1})
+    named = _fake_run(tmp_path, "mnist_2", {**paper, **reliable, "seed": 1, "log_every": 1000, "recipe": "reliable"})
+    by_flags = _fake_run(tmp_path, "mnist_3", {**paper, **reliable, "seed": 1})
+    _fake_run(tmp_path, "mnist_4", {**paper, **reliable, "seed": 1, "balance_weight": 2.0})
+    _fake_run(tmp_path, "mnist_5", {**paper, **reliable, "seed": 1, "max_iter": 30000})
+    assert find_paper_run.paper_settings_runs(tmp_path, 1, extra_flags="--recipe reliable") == [named, by_flags]
+    assert find_paper_run.paper_settings_runs(tmp_path, 1) == [plain]
+    flags = {p.parent.name: json.loads(p.read_text())["flags"] for p in sorted(tmp_path.glob("mnist/*/config.json"))}
+    assert [find_paper_run.recipe_of(f) for f in flags.values()] == ["paper", "reliable", "reliable", None, None]
     with pytest.raises(ValueError, match="--log_every"):
         find_paper_run.paper_settings("mnist", "--balance_weight 1 --log_every 10")
-    # the script reads the mode from EXTRA_FLAGS
+    # the script reads the recipe from EXTRA_FLAGS
     script = str(ROOT / "scripts" / "find_paper_run.py")
     found = subprocess.run([sys.executable, script, str(tmp_path), "1"], capture_output=True, text=True,
-                           timeout=60, env={**os.environ, "EXTRA_FLAGS": MNIST_ROBUST_FLAGS})
-    assert found.returncode == 0 and found.stdout.split() == [str(robust)]
+                           timeout=60, env={**os.environ, "EXTRA_FLAGS": "--recipe reliable"})
+    assert found.returncode == 0 and found.stdout.split() == [str(named)]
 
 
 @pytest.mark.slow
@@ -118,9 +140,14 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
                      "--data_dir", str(mnist_dir)], out=io.StringIO()) == 0
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     test = load_mnist(mnist_dir).test
-    result = mnist_results.describe_run(run_dir, test)
+    result = mnist_results.describe_run(run_dir, test, tmp_path / "results" / "mnist.json")
 
     assert (result["seed"], result["iteration"]) == (12345, 40)
+    assert result["recipe"] == "paper"  # the recipe it started from; the flags it changed below
+    saved = np.load(tmp_path / result["test_categories"])
+    assert result["test_categories"] == f"results/mnist/seed12345_{run_dir.name}.npy"
+    assert saved.dtype == np.uint8 and saved.shape == (10000,)
+    assert hungarian_accuracy(saved, mnist_labels(mnist_dir)) == pytest.approx(evaluation["accuracy"], abs=1e-9)
     assert result["accuracy"] == evaluation["accuracy"] and result["misclassified"] == evaluation["errors"]
     # MNIST's one categorical variable's health, as evaluate_model.py reported it
     (reported,) = evaluation["health"]["variables"]
@@ -154,7 +181,7 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
     table = mnist_results.markdown([result, other], total).splitlines()
     assert len(table) == 2 + 2 + 1 + 1  # header, 2 runs, mean row, the original's row
     assert table[2].startswith(f"| 12345 | 40 | {result['accuracy']:.2%} |")
-    score = reported["score"]
+    score = result["health"]["score"]  # (the cell shows the stored 4-digit value; its closeness to the report is checked above)
     assert f"| {result['misclassified']} | {score:.3f}{' (suspect)' if score < 0.8 else ''} |" in table[2]
     assert f"| {other['misclassified']} | 0.500 (suspect) |" in mnist_results.markdown(
         [dict(other, health=dict(result["health"], score=0.5))], total).splitlines()[2]
@@ -181,46 +208,59 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["--figures", "--robust"])
+@pytest.mark.parametrize("mode", ["--figures", "--recipe"])
 def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path, mode):
     """scripts/reproduce_mnist.sh after training: it finds the seed's run at the paper's settings (with
-    --robust: and the robust mode's flags; here the short test run, relabelled as such a finished run),
-    evaluates it and writes the figures and results where told."""
-    from bidirectional_infogan.datasets import MNIST_ROBUST_FLAGS
+    --recipe reliable: at the recipe's values; here the short test run, relabelled as such a finished run),
+    evaluates it and writes the figures, results and test categories where told."""
     from conftest import writable_run_copy
     run_dir = tmp_path / "runs" / "mnist" / trained_run.name
     writable_run_copy(trained_run, run_dir)  # the checkpoint files are renamed below, never written
     config = json.loads((run_dir / "config.json").read_text())
-    config["flags"].update(find_paper_run.paper_settings("mnist", MNIST_ROBUST_FLAGS if mode == "--robust" else ""))
+    recipe = "reliable" if mode == "--recipe" else "paper"
+    config["flags"].update(find_paper_run.paper_settings("mnist", f"--recipe {recipe}"), recipe=recipe)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    config["train"]["max_iter"] = config["flags"]["max_iter"]  # (only the config's flags are matched)
     (run_dir / "config.json").write_text(json.dumps(config))
     for part in (run_dir / "checkpoints").glob("iteration-40.*"):
-        part.rename(part.with_name(part.name.replace("iteration-40.", "iteration-30000.")))
+        last = config["flags"]["max_iter"]
+        part.rename(part.with_name(part.name.replace("iteration-40.", f"iteration-{last}.")))
     # A results file from earlier: a stale entry of this very run (replaced) and a run whose folder is gone (kept).
     published = json.loads((ROOT / "results" / "mnist.json").read_text())["runs"][0]
     gone = dict(published, run="mnist_gone", seed=7, accuracy=0.9, nmi=0.8, ari=0.7)
     stale = dict(published, run=run_dir.name, accuracy=0.1)
-    results_file = tmp_path / "out" / "results" / ("mnist_robust.json" if mode == "--robust" else "mnist.json")
+    results_file = tmp_path / "out" / "results" / ("mnist_reliable.json" if mode == "--recipe" else "mnist.json")
     results_file.parent.mkdir(parents=True)
     results_file.write_text(json.dumps({"runs": [stale, gone]}))
     env = dict(os.environ, RUNS_DIR=str(tmp_path / "runs"), OUTPUT_ROOT=str(tmp_path / "out"),
                MNIST_DIR=str(mnist_dir))
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh"), "12345", mode],
+    argv = [mode, "reliable"] if mode == "--recipe" else [mode]
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh"), "12345"] + argv,
                             env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"run: {run_dir}" in result.stdout
     assert "keeping seed 7 (mnist_gone)" in result.stdout
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     results = json.loads(results_file.read_text())
-    assert [p.name for p in results_file.parent.iterdir()] == [results_file.name]  # the other mode's untouched
+    categories_dir = results_file.with_suffix("")
+    assert sorted(p.name for p in results_file.parent.iterdir()) == [categories_dir.name, results_file.name]
     assert [(r["seed"], r["run"]) for r in results["runs"]] == [(7, "mnist_gone"), (12345, run_dir.name)]
     assert results["runs"][0] == gone
     assert results["runs"][1]["accuracy"] == evaluation["accuracy"]
     assert results["summary"]["runs"] == 2
     assert results["summary"]["accuracy"]["mean"] == pytest.approx((0.9 + evaluation["accuracy"]) / 2)
-    assert results["runs"][1]["flags"] == ({"balance_weight": 1.0, "confidence_weight": 1.0, "consistency_weight": 1.0}
-                                           if mode == "--robust" else {})
+    assert results["runs"][1]["recipe"] == recipe
+    assert results["runs"][1]["flags"] == ({"balance_weight": 1.0, "confidence_weight": 1.0, "consistency_weight": 1.0,
+                                            "consistency_shear": 0.3, "max_iter": 6000} if mode == "--recipe" else {})
+    # the test categories: 10,000 uint8 in test-file order, whose Hungarian accuracy is the evaluation's
+    saved = results["runs"][1]["test_categories"]
+    assert saved == f"results/{categories_dir.name}/seed12345_{run_dir.name}.npy"
+    categories = np.load(tmp_path / "out" / saved)
+    labels = mnist_labels(mnist_dir)
+    assert categories.dtype == np.uint8 and categories.shape == labels.shape == (10000,)
+    assert hungarian_accuracy(categories, labels) == pytest.approx(evaluation["accuracy"], abs=1e-9)
     figures = {p.name for p in (tmp_path / "out" / "imgs" / "mnist").glob("*.png")}
-    if mode == "--robust":
+    if mode == "--recipe":
         assert figures == set()  # the figures of imgs/mnist are the defaults'
         return
     assert figures == {"samples_categorical.png", "sample_cont_c1.png", "sample_cont_c2.png",
@@ -228,8 +268,9 @@ def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path, mo
                        "generated_imgs_cont_c2.png", "misclassified.png"}
 
 
-@pytest.mark.parametrize("argv", [[], ["seven"], ["1", "--figure"], ["1", "--figures", "x"], ["1", "--robust", "x"],
-                                  ["1", "--figures", "--robust"]])
+@pytest.mark.parametrize("argv", [[], ["seven"], ["1", "--figure"], ["1", "--figures", "x"], ["1", "--robust"],
+                                  ["1", "--recipe"], ["1", "--figures", "--recipe", "reliable"],
+                                  ["1", "--recipes", "reliable"]])
 def test_reproduce_script_usage_errors(argv):
     result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh")] + argv, capture_output=True,
                             text=True, timeout=60)
@@ -301,10 +342,9 @@ def test_results_script_unreadable_results_file_is_one_line(trained_run, tmp_pat
 @pytest.mark.slow
 def test_trajectory_script_accuracy_health_and_where_it_writes(trained_run, mnist_dir, tmp_path):
     """Each checkpoint's accuracy and health (the last as evaluate_model.py reports it; usage and information
-    recomputed from E's cached test codes); the robust mode's trajectory does not replace the defaults' of its
+    recomputed from E's cached test codes); a recipe's trajectory does not replace the defaults' of its
     seed; a file holding another run's trajectory is refused and left as it was."""
     import mnist_trajectory
-    from bidirectional_infogan.datasets import MNIST_ROBUST_FLAGS
     from bidirectional_infogan.evaluate.cli import main as evaluate
     from conftest import writable_run_copy
     run_dir = tmp_path / trained_run.name
@@ -332,8 +372,8 @@ def test_trajectory_script_accuracy_health_and_where_it_writes(trained_run, mnis
 
     paper = find_paper_run.paper_settings("mnist")
     assert mnist_trajectory.default_output(3, paper) == ROOT / "results" / "mnist_trajectory_seed3.json"
-    assert (mnist_trajectory.default_output(3, find_paper_run.paper_settings("mnist", MNIST_ROBUST_FLAGS))
-            == ROOT / "results" / "mnist_robust_trajectory_seed3.json")
+    assert (mnist_trajectory.default_output(3, find_paper_run.paper_settings("mnist", "--recipe reliable"))
+            == ROOT / "results" / "mnist_reliable_trajectory_seed3.json")
     assert mnist_trajectory.default_output(3, dict(paper, batch_size=32)) is None
     refused = subprocess.run(script, capture_output=True, text=True, timeout=300)  # batch 32: neither mode
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "--output" in refused.stderr

@@ -34,7 +34,7 @@ LOOP_FLAGS = ("log_every", "checkpoint_every", "scalars_every", "keep_checkpoint
 RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
 # Flags added after run folders were made, with the value such an old run trained with (its config.json
 # lacks them); a resume compares and continues with these.
-OLD_RUN_FLAGS = {"op_determinism": "on", "d_batch_statistics": "separate", "consistency_weight": 0.0,
+OLD_RUN_FLAGS = {"recipe": None, "op_determinism": "on", "d_batch_statistics": "separate", "consistency_weight": 0.0,
                  "consistency_augment": TrainConfig.consistency_augment, "consistency_shear": 0.0,
                  "balance_weight": 0.0, "confidence_weight": 0.0,
                  "real_terms_variables": 0, "d_r1": 0.0}
@@ -47,6 +47,11 @@ def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
         epilog="\n".join(textwrap.fill(line, 100) for line in dataset.epilog.splitlines()),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     # Every flag defaults to None so that we can tell which ones the user gave (for --resume).
+    parser.add_argument("--recipe", type=_recipe_name(dataset), metavar="NAME",
+                        help="a named set of the flags below, schedule included; a flag given as well overrides "
+                             "the recipe's value. " + " ".join(
+                                 f"'{r.name}': {r.summary}" + (f" ({r.flags_text()})." if r.values else ".")
+                                 for r in dataset.recipes.values()) + " (default: paper)")
     opt = parser.add_argument_group("optimisation (defaults: the paper's)")
     opt.add_argument("--batch_size", type=positive_int, help=f"images per iteration (default {d['batch_size']})")
     opt.add_argument("--lr_d", type=positive_float, help=f"Adam learning rate of D (default {d['lr_d']})")
@@ -134,6 +139,36 @@ def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN_DIR",
                      help="continue the run in RUN_DIR from its last checkpoint, with its saved settings")
     return parser
+
+
+def _recipe_name(dataset: Dataset):
+    """The argparse type of --recipe: a recipe of this data set, or a one-line error naming them."""
+    def parse(name: str) -> str:
+        if name not in dataset.recipes:
+            raise argparse.ArgumentTypeError(f"'{name}' is not a recipe of train_{dataset.name}.py; its recipes: "
+                                             f"{', '.join(dataset.recipes)}")
+        return name
+    return parse
+
+
+def resolve_flags(dataset: Dataset, given: dict) -> dict:
+    """Every flag of a new run: the data set's defaults (the paper's), then the recipe's values, then the flags
+    given on the command line."""
+    recipe = dataset.recipes[given.get("recipe", "paper")]
+    return {**dataset.defaults, **recipe.values, **given, "recipe": recipe.name}
+
+
+def recipe_lines(dataset: Dataset, given: dict) -> list[str]:
+    """What a recipe set and which of its values the given flags override, for the run's first lines."""
+    recipe = dataset.recipes[given.get("recipe", "paper")]
+    if not recipe.values:
+        return []
+    lines = [f"Recipe {recipe.name}: {recipe.flags_text()}"]
+    overridden = [name for name in recipe.values if name in given and given[name] != recipe.values[name]]
+    if overridden:
+        lines.append("  overridden by the flags given: " + ", ".join(
+            f"--{name} {given[name]} (recipe: {recipe.values[name]})" for name in overridden))
+    return lines
 
 
 def build_run(dataset: Dataset, flags: dict) -> RunConfig:
@@ -224,7 +259,9 @@ def _main(dataset: Dataset, argv, held: contextlib.ExitStack) -> int:
                       flush=True)
                 return 0
         else:
-            run = build_run(dataset, {**dataset.defaults, **given})
+            run = build_run(dataset, resolve_flags(dataset, given))
+            for line in recipe_lines(dataset, given):
+                print(line, flush=True)
         data = dataset.load_training_data(run.data, run.train.validation_size)
         if run.train.batch_size > len(data.train_images):
             raise ConfigError(f"--batch_size {run.train.batch_size} is larger than the "
