@@ -1,4 +1,5 @@
-"""evaluate_model.py: accuracy of the categorical code on the test set, and the figures of a trained run."""
+"""evaluate_model.py: accuracy of the categorical code on the test set, and the figures of a trained run; or
+several runs compared by how well they agree (--compare)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ import numpy as np
 from bidirectional_infogan.evaluate import visualization as vis
 from bidirectional_infogan.util.arguments import OneLineErrorParser, positive_int, seed_int
 from bidirectional_infogan.runs.errors import USER_ERRORS
-from bidirectional_infogan.evaluate.pretrained import check_exported_folder, is_exported_folder
-from bidirectional_infogan.runs.run_folder import RunFolderError, choose_checkpoint, load_run_config
+from bidirectional_infogan.runs.run_folder import RunFolderError
 from bidirectional_infogan.util.tf_setup import device_line, import_tensorflow
 from bidirectional_infogan.evaluate.figure_modes import (generate, misclassified, projector_embedding, reconstruct,
                                                          sample)
 from bidirectional_infogan.evaluate.inputs import (MAPPING_FROM_LABELS, MISCLASSIFIED_NEEDS, EncodingsError,
-                                                   Outcome, Request, load_inputs, mapping_note, read_classes)
+                                                   Outcome, Request, load_inputs, mapping_note, model_source,
+                                                   read_classes)
 from bidirectional_infogan.evaluate.scoring import evaluate, health_outcome
 
 MODES = ("evaluate", "sample", "reconstruct", "generate", "misclassified", "projector")
@@ -38,12 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="evaluate_model.py",
         description="Evaluate a trained Bidirectional-InfoGAN run: test accuracy of its categorical code and "
                     "the figures of the paper. Several modes may be given at once; figures go to "
-                    "RUN_DIR/samples/ (this tool's output folder: its files are rewritten on each call).")
-    parser.add_argument("--model_dir", required=True, metavar="RUN_DIR",
+                    "RUN_DIR/samples/ (this tool's output folder: its files are rewritten on each call). Or, "
+                    "with --compare and no --model_dir, compare several runs without labels.")
+    parser.add_argument("--model_dir", metavar="RUN_DIR",
                         help="the run folder of a training run, or a folder made by scripts/export_pretrained.py "
-                             "(encoder.keras, generator.keras, config.json)")
+                             "(encoder.keras, generator.keras, config.json); needed by every mode but --compare")
     parser.add_argument("--iteration", type=positive_int,
-                        help="checkpoint to use (default: the latest in RUN_DIR/checkpoints)")
+                        help="checkpoint to use (default: the latest in RUN_DIR/checkpoints; --compare: in each "
+                             "run folder)")
     modes = parser.add_argument_group("modes (at least one)")
     modes.add_argument("--evaluate", action="store_true",
                        help="MNIST: test accuracy under RUN_DIR/encodings.txt (entry i = the category that "
@@ -80,9 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
                             "encoder_codes_metadata.tsv (label, predicted digit, category and its confidence; "
                             "CelebA: the 40 attributes) and encoder_codes_sprite.png in the output folder; view "
                             "it with tensorboard --logdir RUN_DIR/samples, Projector tab")
+    modes.add_argument("--compare", nargs="+", metavar="RUN_OR_FILE",
+                       help="instead of --model_dir and the other modes: compare two or more runs of one data set "
+                            "by how well their categories of the same test images agree (labels are not read). "
+                            "Each is a run folder, an exported model folder or a saved category file (.npy of "
+                            "integers, E's most probable category of each test image in test-file order, (N,) "
+                            "or (N, V) for V categorical variables). Prints per run its mean agreement (mean "
+                            "adjusted mutual information with the others) and mean matched share (Hungarian "
+                            "matching), the medoid (the run to pick), the runs flagged as outliers and what "
+                            "each run that differs from the medoid splits and merges; docs/health.md, "
+                            "'Choosing among several runs'")
     other = parser.add_argument_group("options")
-    other.add_argument("--json", metavar="PATH", help="also write every figure of --evaluate to this JSON file "
-                                                      "(refuses to overwrite an existing file)")
+    other.add_argument("--json", metavar="PATH", help="also write every figure of --evaluate (or everything of "
+                                                      "--compare) to this JSON file (refuses to overwrite an "
+                                                      "existing file)")
     other.add_argument("--data_dir", help="folder of the data set (default: the one the run was trained on)")
     other.add_argument("--seed", type=seed_int, default=12345, help="seed of the random choices in the figures "
                                                                "(default 12345)")
@@ -109,21 +123,14 @@ def check_arguments(args: argparse.Namespace) -> Request:
     """Everything that can be wrong with the arguments, found without TensorFlow (so that bad input is one
     line, exit 2, and fast); a RunFolderError says what."""
     run_dir = Path(args.model_dir).expanduser()
-    run = load_run_config(run_dir)
+    run, checkpoint, exported_iteration = model_source(run_dir, args.iteration)  # one line if no checkpoint
     if args.misclassified and len(run.model.categorical_dims) != 1:
         raise RunFolderError(MISCLASSIFIED_NEEDS)
-    checkpoint, exported_iteration = None, None
-    if is_exported_folder(run_dir):
-        exported_iteration = check_exported_folder(run_dir, args.iteration).get("iteration")
-    else:
-        checkpoint = choose_checkpoint(run_dir, args.iteration)  # one line if there is none (of that iteration)
-    json_path = Path(args.json).expanduser() if args.json else None
-    if json_path is not None and json_path.exists():
-        raise RunFolderError(f"{json_path} exists; choose another --json path (nothing is overwritten)")
+    json_path = checked_json_path(args)
     if json_path is not None and not args.evaluate:
         raise RunFolderError("--json writes the figures of --evaluate; add --evaluate")
-    for path in filter(None, (args.output_dir, json_path and json_path.parent)):
-        _check_can_make_folder(Path(path).expanduser())
+    if args.output_dir:
+        _check_can_make_folder(Path(args.output_dir).expanduser())
     if args.output_dir and not args.overwrite and any(Path(args.output_dir).expanduser().glob("*.png")):
         raise RunFolderError(f"{args.output_dir} already holds PNG files; pass --overwrite to replace them "
                              f"or choose another --output_dir")
@@ -132,20 +139,56 @@ def check_arguments(args: argparse.Namespace) -> Request:
     return Request(args, run_dir, run, checkpoint, exported_iteration, json_path)
 
 
+def checked_json_path(args: argparse.Namespace) -> Path | None:
+    """--json's path, refused if it exists or cannot be made."""
+    json_path = Path(args.json).expanduser() if args.json else None
+    if json_path is not None:
+        if json_path.exists():
+            raise RunFolderError(f"{json_path} exists; choose another --json path (nothing is overwritten)")
+        _check_can_make_folder(json_path.parent)
+    return json_path
+
+
 # ---------------------------------------------------------------------------------------------------------
 
 def main(argv=None, out=None) -> int:
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.compare:
+        if args.model_dir or any(getattr(args, mode) for mode in MODES):
+            parser.error("--compare takes its runs as arguments: leave out --model_dir and the other modes")
+        return compare_runs(args, out)
+    if not args.model_dir:
+        parser.error("the following arguments are required: --model_dir (or --compare)")
     if not any(getattr(args, mode) for mode in MODES):
-        parser.error("no mode given: choose one or more of " + ", ".join("--" + m for m in MODES))
+        parser.error("no mode given: choose one or more of " + ", ".join("--" + m for m in MODES + ("compare",)))
     try:
         request = check_arguments(args)
         import_tensorflow()
         print(device_line(), file=out, flush=True)
         run_modes(request, out)
     except USER_ERRORS + (EncodingsError,) as err:
+        print(f"evaluate_model.py: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def compare_runs(args: argparse.Namespace, out) -> int:
+    """--compare: the inputs checked before TensorFlow is imported (it is imported only to encode folders)."""
+    from bidirectional_infogan.evaluate import compare_mode
+
+    def say(text: str) -> None:
+        print(text, file=out, flush=True)
+
+    try:
+        json_path = checked_json_path(args)
+        sources = compare_mode.check_sources(args.compare, args.iteration)
+        if any(source.categories is None for source in sources):
+            import_tensorflow()
+            say(device_line())
+        compare_mode.compare(sources, args.iteration, args.data_dir, json_path, say)
+    except USER_ERRORS as err:
         print(f"evaluate_model.py: error: {err}", file=sys.stderr)
         return 2
     return 0

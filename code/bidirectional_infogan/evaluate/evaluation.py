@@ -56,20 +56,26 @@ def purity(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_labels: int) -
     return float(counts.max(axis=1).sum() / counts.sum())
 
 
-def _entropy(counts: np.ndarray) -> float:
+def entropy(counts: np.ndarray) -> float:
+    """Entropy in nats of the distribution that `counts` (one count per value) describe."""
+    counts = np.asarray(counts, dtype=np.float64)
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log(p)).sum())
 
 
+def mutual_information(counts: np.ndarray) -> float:
+    """I(row; column) in nats of a contingency table of counts."""
+    joint = np.asarray(counts, dtype=np.float64) / np.sum(counts)
+    p_row, p_column = joint.sum(axis=1), joint.sum(axis=0)
+    nonzero = joint > 0
+    return float((joint[nonzero] * np.log(joint[nonzero] / np.outer(p_row, p_column)[nonzero])).sum())
+
+
 def normalized_mutual_information(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_labels: int) -> float:
     """I(code; label) / mean(H(code), H(label)) (arithmetic normalisation, as scikit-learn's default)."""
-    counts = contingency(codes, labels, n_codes, n_labels).astype(np.float64)
-    total = counts.sum()
-    joint = counts / total
-    p_code, p_label = joint.sum(axis=1), joint.sum(axis=0)
-    nonzero = joint > 0
-    mutual = float((joint[nonzero] * np.log(joint[nonzero] / np.outer(p_code, p_label)[nonzero])).sum())
-    h_code, h_label = _entropy(counts.sum(axis=1)), _entropy(counts.sum(axis=0))
+    counts = contingency(codes, labels, n_codes, n_labels)
+    mutual = mutual_information(counts)
+    h_code, h_label = entropy(counts.sum(axis=1)), entropy(counts.sum(axis=0))
     if h_code == 0 and h_label == 0:
         return 1.0
     denominator = 0.5 * (h_code + h_label)

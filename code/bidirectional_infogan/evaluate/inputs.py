@@ -15,6 +15,8 @@ from bidirectional_infogan.evaluate import evaluation
 from bidirectional_infogan.model.config import ModelConfig, RunConfig
 from bidirectional_infogan.data.common import TestSet
 from bidirectional_infogan.model.latent import LatentParts, split_latent
+from bidirectional_infogan.evaluate.pretrained import check_exported_folder, is_exported_folder
+from bidirectional_infogan.runs.run_folder import RunFolderError, choose_checkpoint, load_run_config
 
 
 class EncodingsError(ValueError):
@@ -121,6 +123,47 @@ def load_inputs(request: Request, say=print) -> Inputs:
         codes, cached = cached_test_codes(model, run_dir, iteration, test.images)
         origin = f"Checkpoint: iteration {iteration} ({'test codes from the cache' if cached else 'test set encoded'})"
     return Inputs(run_dir, run.model, model, iteration, test, codes, split_latent(run.model, codes), origin)
+
+
+def model_source(folder: Path, iteration: int | None = None):
+    """(run config, checkpoint, exported iteration) of a run folder (checkpoint: (iteration, prefix), the newest
+    by default) or of an exported folder (checkpoint None), checked without TensorFlow: a RunFolderError says
+    what is wrong (no config.json, no checkpoint of that iteration, an exported folder that lacks a file)."""
+    run = load_run_config(folder)
+    if is_exported_folder(folder):
+        return run, None, check_exported_folder(folder, iteration).get("iteration")
+    return run, choose_checkpoint(folder, iteration), None
+
+
+def folder_inputs(folder, iteration: int | None = None, data_dir=None, say=None) -> Inputs:
+    """load_inputs for a run folder or an exported folder given by its path (for tools other than
+    evaluate_model.py's modes); a checkpoint that does not read back is a RunFolderError."""
+    from bidirectional_infogan.runs.checkpoints import CheckpointError
+    folder = Path(folder).expanduser()
+    run, checkpoint, exported_iteration = model_source(folder, iteration)
+    args = argparse.Namespace(iteration=iteration, data_dir=data_dir)
+    try:
+        return load_inputs(Request(args, folder, run, checkpoint, exported_iteration, None), say)
+    except CheckpointError as err:
+        raise RunFolderError(str(err)) from None
+
+
+def categories_of(inputs: Inputs) -> np.ndarray:
+    """E's most probable value of each categorical variable for every test image: uint8 (N, V)."""
+    if max(inputs.cfg.categorical_dims) > 256:
+        raise RunFolderError(f"{inputs.run_dir} has a categorical variable of more than 256 values")
+    return np.stack([block.argmax(axis=1) for block in inputs.parts.categorical], axis=1).astype(np.uint8)
+
+
+def test_categories(folder, iteration: int | None = None, data_dir=None) -> np.ndarray:
+    """The saved form of a model's test categories: uint8 (N, V), E's most probable value of each of its V
+    categorical variables for every test image, in test-file order (labels are not read). `folder`: a run
+    folder (checkpoint `iteration`, by default the newest that reads back whole; E's codes come from the
+    run's code cache when it holds them) or an exported model folder; `data_dir` as evaluate_model.py's."""
+    return categories_of(folder_inputs(folder, iteration, data_dir))
+
+
+test_categories.__test__ = False  # not a test, though pytest would collect it by its name where imported
 
 
 def read_classes(inputs: Inputs) -> Classes | None:
