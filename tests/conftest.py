@@ -81,6 +81,24 @@ def best_match_predictions(values, labels, n_values: int, n_labels: int):
     return label_of_value[values]
 
 
+def mnist_test_labels(folder) -> "np.ndarray":
+    """The MNIST test labels read straight from the IDX file (8 header bytes, then one byte a label), without the
+    project's data module."""
+    import gzip
+    import numpy as np
+    path = next(p for p in sorted(Path(folder).iterdir()) if p.name.startswith("t10k-labels"))
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return np.frombuffer(raw[8:], dtype=np.uint8)
+
+
+def hungarian_accuracy(categories, labels) -> float:
+    """Accuracy of categories read as labels under best_match_predictions' mapping."""
+    import numpy as np
+    labels = np.asarray(labels)
+    predicted = best_match_predictions(categories, labels, int(np.max(categories)) + 1, int(labels.max()) + 1)
+    return float(np.mean(predicted == labels))
+
+
 # Writable copies of a run folder. The checkpoints' data files are nearly all of a run folder's size (about
 # 85 MB each for the run above), and the tests that need a writable run folder write next to them, not into
 # them: in a copy they are hard links to the original's, everything else (config.json, encodings.txt, the

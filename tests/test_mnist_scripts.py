@@ -18,22 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 import find_paper_run  # noqa: E402
 import mnist_results  # noqa: E402
 
-
-def mnist_labels(folder: Path) -> np.ndarray:
-    """The MNIST test labels read straight from the IDX file (8 header bytes, then one byte a label)."""
-    import gzip
-    path = next(p for p in sorted(Path(folder).iterdir()) if p.name.startswith("t10k-labels"))
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    return np.frombuffer(raw[8:], dtype=np.uint8)
-
-
-def hungarian_accuracy(categories: np.ndarray, labels: np.ndarray) -> float:
-    """Accuracy under the best one-to-one mapping of categories to labels (scipy's assignment, computed here)."""
-    from scipy.optimize import linear_sum_assignment
-    table = np.zeros((10, 10), dtype=np.int64)
-    np.add.at(table, (categories.astype(np.int64), labels.astype(np.int64)), 1)
-    rows, cols = linear_sum_assignment(-table)
-    return table[rows, cols].sum() / len(labels)
+from conftest import hungarian_accuracy, mnist_test_labels as mnist_labels  # noqa: E402
 
 
 def sheared_line(lean: float, width: int = 1) -> np.ndarray:

@@ -1,0 +1,43 @@
+"""The published MNIST results files against their saved test categories: every run that names a category file
+has the accuracy that the file and the test labels give (recomputed here, not by the package)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import hungarian_accuracy, mnist_test_labels
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = sorted((ROOT / "results").glob("mnist*.json"))
+
+
+def runs_with_categories():
+    for path in RESULTS:
+        data = json.loads(path.read_text())
+        for run in data.get("runs", []) if isinstance(data, dict) else []:
+            if isinstance(run, dict) and run.get("test_categories"):
+                yield path, run
+
+
+@pytest.mark.parametrize("path,run", list(runs_with_categories()),
+                         ids=lambda x: x.name if isinstance(x, Path) else str(x.get("seed")))
+def test_each_run_scores_what_its_categories_give(path, run, mnist_dir):
+    categories = np.load(ROOT / run["test_categories"])
+    assert categories.dtype == np.uint8 and categories.shape == (10000,)
+    assert run["test_categories"].startswith(f"results/{path.stem}/")  # beside its results file
+    accuracy = hungarian_accuracy(categories, mnist_test_labels(mnist_dir))
+    assert abs(100 * accuracy - 100 * run["accuracy"]) <= 0.01
+    assert round((1 - accuracy) * 10000) == run["misclassified"]
+
+
+def test_the_reliable_results_cover_distinct_seeds():
+    """results/mnist_reliable.json: distinct seeds, each at the reliable recipe and at most 10,000 iterations."""
+    path = ROOT / "results" / "mnist_reliable.json"
+    if not path.exists():
+        pytest.skip("no reliable-mode results yet")
+    runs = json.loads(path.read_text())["runs"]
+    assert len({r["seed"] for r in runs}) == len(runs) >= 1
+    for run in runs:
+        assert run["recipe"] == "reliable" and run["iteration"] <= 10000 and run["test_categories"]
