@@ -48,7 +48,7 @@ def latent_blocks(cfg: ModelConfig) -> list[tuple[str, int]]:
     """The named blocks of the layout, in order: ("z", z_dim), ("categorical_1", n_1), ...,
     ("categorical_K", n_K), ("continuous", continuous_dim) (left out when there are no continuous variables).
 
-    These names are the keys of the exported networks' dicts (scripts/export_pretrained.py): the encoder
+    These names are the keys of the exported networks' dicts (scripts/run_tools/export_pretrained.py): the encoder
     returns such a dict, the generator takes one."""
     blocks = [("z", cfg.z_dim)]
     blocks += [(f"categorical_{i + 1}", n) for i, n in enumerate(cfg.categorical_dims)]
