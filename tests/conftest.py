@@ -152,7 +152,8 @@ def _linked_checkpoints_stay_unchanged():
                          f"(use real_copies for the files a test damages): {', '.join(changed)}")
 
 
-# trained_run exported (scripts/export_pretrained.py) and loaded: shared by test_pretrained and test_plain_keras.
+# trained_run exported (scripts/run_tools/export_pretrained.py) and loaded: shared by test_pretrained and
+# test_plain_keras.
 @pytest.fixture(scope="session")
 def exported(trained_run, mnist_dir, tmp_path_factory):
     """trained_run's newest checkpoint (40) exported; (folder, results.json)."""

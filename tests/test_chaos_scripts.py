@@ -1,4 +1,4 @@
-"""Issue 29: scripts/chaos_resume.sh (kill -9 and resume for longer runs) and scripts/compare_checkpoints.py."""
+"""Issue 29: scripts/run_tools/chaos_resume.sh (kill -9 and resume for longer runs) and scripts/run_tools/compare_checkpoints.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from subprocess_runs import REPO
 
-SCRIPTS = REPO / "scripts"
+SCRIPTS = REPO / "scripts" / "run_tools"
 
 
 def run_script(args: list, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -36,7 +36,7 @@ def test_chaos_resume_script_refuses_bad_arguments(args, message):
 
 def test_chaos_resume_script_help():
     result = run_script([SCRIPTS / "chaos_resume.sh", "--help"])
-    assert result.returncode == 0 and result.stdout.startswith("usage: scripts/chaos_resume.sh [--kills N]")
+    assert result.returncode == 0 and result.stdout.startswith("usage: scripts/run_tools/chaos_resume.sh [--kills N]")
 
 
 @pytest.mark.slow

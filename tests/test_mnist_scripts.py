@@ -108,7 +108,7 @@ def test_find_runs_of_a_recipe(tmp_path):
     with pytest.raises(ValueError, match="--log_every"):
         find_paper_run.paper_settings("mnist", "--balance_weight 1 --log_every 10")
     # the script reads the recipe from EXTRA_FLAGS
-    script = str(ROOT / "scripts" / "find_paper_run.py")
+    script = str(ROOT / "scripts" / "mnist" / "find_paper_run.py")
     found = subprocess.run([sys.executable, script, str(tmp_path), "1"], capture_output=True, text=True,
                            timeout=60, env={**os.environ, "EXTRA_FLAGS": "--recipe reliable"})
     assert found.returncode == 0 and found.stdout.split() == [str(named)]
@@ -195,7 +195,7 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["--figures", "--recipe"])
 def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path, mode):
-    """scripts/reproduce_mnist.sh after training: it finds the seed's run at the paper's settings (with
+    """scripts/mnist/reproduce_mnist.sh after training: it finds the seed's run at the paper's settings (with
     --recipe reliable: at the recipe's values; here the short test run, relabelled as such a finished run),
     evaluates it and writes the figures, results and test categories where told."""
     from conftest import writable_run_copy
@@ -220,7 +220,7 @@ def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path, mo
     env = dict(os.environ, RUNS_DIR=str(tmp_path / "runs"), OUTPUT_ROOT=str(tmp_path / "out"),
                MNIST_DIR=str(mnist_dir))
     argv = [mode, "reliable"] if mode == "--recipe" else [mode]
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh"), "12345"] + argv,
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "mnist" / "reproduce_mnist.sh"), "12345"] + argv,
                             env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"run: {run_dir}" in result.stdout
@@ -257,15 +257,15 @@ def test_reproduce_script_on_a_finished_run(trained_run, mnist_dir, tmp_path, mo
                                   ["1", "--recipe"], ["1", "--figures", "--recipe", "reliable"],
                                   ["1", "--recipes", "reliable"]])
 def test_reproduce_script_usage_errors(argv):
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh")] + argv, capture_output=True,
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "mnist" / "reproduce_mnist.sh")] + argv, capture_output=True,
                             text=True, timeout=60)
-    assert result.returncode == 2 and result.stderr.startswith("usage: scripts/reproduce_mnist.sh SEED")
+    assert result.returncode == 2 and result.stderr.startswith("usage: scripts/mnist/reproduce_mnist.sh SEED")
     assert result.stdout == ""
 
 
 @pytest.mark.slow
 def test_trajectory_script_bad_folder_is_one_line(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_trajectory.py"), str(tmp_path / "nope")],
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist" / "mnist_trajectory.py"), str(tmp_path / "nope")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
@@ -274,7 +274,7 @@ def test_trajectory_script_bad_folder_is_one_line(tmp_path):
 
 def test_reproduce_script_refuses_training_flags_before_training(tmp_path):
     env = {**os.environ, "RUNS_DIR": str(tmp_path / "runs"), "TRAIN_FLAGS": "--log_every 10 --max_iter 2"}
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_mnist.sh"), "5"], capture_output=True,
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "mnist" / "reproduce_mnist.sh"), "5"], capture_output=True,
                             text=True, timeout=120, env=env)
     assert result.returncode == 2 and "TRAIN_FLAGS may hold loop settings only" in result.stderr
     assert "--max_iter" in result.stderr and "--log_every" not in result.stderr.split("not ")[-1]
@@ -282,7 +282,7 @@ def test_reproduce_script_refuses_training_flags_before_training(tmp_path):
 
 
 def test_find_paper_run_help_and_usage():
-    script = str(ROOT / "scripts" / "find_paper_run.py")
+    script = str(ROOT / "scripts" / "mnist" / "find_paper_run.py")
     helped = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0 and "RUNS_DIR" in helped.stdout
     wrong = subprocess.run([sys.executable, script, "runs", "x"], capture_output=True, text=True, timeout=60)
@@ -294,7 +294,7 @@ def test_results_script_bad_data_folder_is_one_line(trained_run, tmp_path):
     (tmp_path / "run").mkdir()
     for name in ("config.json", "evaluation.json"):
         (tmp_path / "run" / name).write_text((trained_run / name).read_text() if name == "config.json" else "{}")
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_results.py"), str(tmp_path / "run"),
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist" / "mnist_results.py"), str(tmp_path / "run"),
                              "--data_dir", str(tmp_path / "nope"), "--output", str(tmp_path / "r.json")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -317,7 +317,7 @@ def test_results_script_unreadable_results_file_is_one_line(trained_run, tmp_pat
     for name in ("config.json", "evaluation.json"):
         (tmp_path / "run" / name).write_text((trained_run / name).read_text() if name == "config.json" else "{}")
     (tmp_path / "r.json").write_text(content)
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist_results.py"), str(tmp_path / "run"),
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist" / "mnist_results.py"), str(tmp_path / "run"),
                              "--output", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"mnist_results.py: error: cannot read the runs of {tmp_path / 'r.json'}")
@@ -334,7 +334,7 @@ def test_trajectory_script_accuracy_health_and_where_it_writes(trained_run, mnis
     from conftest import writable_run_copy
     run_dir = tmp_path / trained_run.name
     writable_run_copy(trained_run, run_dir)
-    script = [sys.executable, str(ROOT / "scripts" / "mnist_trajectory.py"), str(run_dir), "--data_dir", str(mnist_dir)]
+    script = [sys.executable, str(ROOT / "scripts" / "mnist" / "mnist_trajectory.py"), str(run_dir), "--data_dir", str(mnist_dir)]
     output = tmp_path / "trajectory.json"
     done = subprocess.run(script + ["--output", str(output)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""scripts/export_pretrained.py and evaluate_model.py --model_dir on an exported folder: the .keras files load
+"""scripts/run_tools/export_pretrained.py and evaluate_model.py --model_dir on an exported folder: the .keras files load
 and classify in a Python that never imports this project, reproduce the training networks within float32
 rounding, give the accuracy in results.json, and bad input is one line and exit code 2."""
 
@@ -27,7 +27,7 @@ def test_the_exported_folder(exported, trained_run):
     assert (out / "config.json").read_bytes() == (trained_run / "config.json").read_bytes()
     run = json.loads((trained_run / "config.json").read_text())
     assert (results["seed"], results["iteration"], results["dataset"]) == (run["train"]["seed"], 40, "mnist")
-    assert results["exported_by"] == "scripts/export_pretrained.py" and results["n_test"] == 10000
+    assert results["exported_by"] == "scripts/run_tools/export_pretrained.py" and results["n_test"] == 10000
     assert 0 <= results["accuracy"] <= 1 and 0 <= results["nmi"] <= 1
     assert results["mapping_source"] == "test labels (Hungarian algorithm)"  # trained_run has no encodings.txt
     encodings = [int(v) for v in (out / "encodings.txt").read_text().split(",")]

@@ -1,4 +1,4 @@
-"""scripts/training_mode_grid.py and scripts/probe_discriminator.py on the 40-iteration MNIST run."""
+"""scripts/investigations/training_mode_grid.py and scripts/investigations/probe_discriminator.py on the 40-iteration MNIST run."""
 
 import numpy as np
 import pytest

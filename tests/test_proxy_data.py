@@ -1,4 +1,4 @@
-"""scripts/make_proxy_data.py: MNIST digits written as SVHN's .mat files and CelebA's JPEGs and text files, read
+"""scripts/investigations/make_proxy_data.py: MNIST digits written as SVHN's .mat files and CelebA's JPEGs and text files, read
 back with the project's loaders and with scipy / PIL directly, their pixels checked against the factors file."""
 
 import hashlib
@@ -313,7 +313,7 @@ def test_bad_input_is_one_line_exit_2(mnist_dir, tmp_path, capsys):
 
 
 def test_help_as_a_script():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_proxy_data.py"), "--help"],
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "investigations" / "make_proxy_data.py"), "--help"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     for word in ("--mnist_dir", "--limit", "--seed", "--overwrite", "--datasets", "stand-in", "factors"):

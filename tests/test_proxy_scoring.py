@@ -1,5 +1,5 @@
 """Per-variable scoring (evaluation.score_categorical_variables, correlation_ratio) against independent
-computations, and scripts/score_proxy.py end to end on a small proxy SVHN trained for four iterations."""
+computations, and scripts/investigations/score_proxy.py end to end on a small proxy SVHN trained for four iterations."""
 
 import itertools
 import json
@@ -19,6 +19,7 @@ from bidirectional_infogan.model.latent import split_latent
 ROOT = Path(__file__).resolve().parents[1]
 
 import score_proxy  # noqa: E402
+from bidirectional_infogan.evaluate import factor_scores  # noqa: E402
 
 CFG = table2_model_config("svhn")  # z 64, four categorical variables with 10 values, 4 continuous
 
@@ -118,13 +119,13 @@ def test_log_validation_scores_keeps_tags_and_text(tmp_path):
 
 
 def test_parse_iterations():
-    assert score_proxy.parse_iterations("all", [4, 2]) == [2, 4]
-    assert score_proxy.parse_iterations("4", [2, 4]) == [4]
-    assert score_proxy.parse_iterations("4,2", [2, 4]) == [4, 2]
+    assert factor_scores.parse_iterations("all", [4, 2]) == [2, 4]
+    assert factor_scores.parse_iterations("4", [2, 4]) == [4]
+    assert factor_scores.parse_iterations("4,2", [2, 4]) == [4, 2]
     for text, message in (("3", "no checkpoint of iteration 3; the run has 2, 4"), ("x", "comma-separated"),
                           ("", "no checkpoint of iteration")):
-        with pytest.raises(score_proxy.ProxyError, match=message):
-            score_proxy.parse_iterations(text, [2, 4])
+        with pytest.raises(factor_scores.ScoreError, match=message):
+            factor_scores.parse_iterations(text, [2, 4])
 
 
 def test_visible_change_ratio_and_other_values():
@@ -214,8 +215,8 @@ def test_load_test_factors_of_celeba_takes_the_test_partition(tmp_path):
              neighbour_side=np.zeros(6, int), palette=np.zeros((10, 3), np.uint8))
     factors = score_proxy.load_test_factors("celeba", tmp_path)
     assert factors["digit"].tolist() == [1, 3, 5] and "palette" not in factors
-    assert score_proxy.usable(factors, "neighbour_side") is None  # constant: not scored
-    with pytest.raises(score_proxy.ProxyError, match="has no factors_test.npz: not a proxy"):
+    assert factor_scores.usable(factors, "neighbour_side") is None  # constant: not scored
+    with pytest.raises(score_proxy.ScoreError, match="has no factors_test.npz: not a proxy"):
         score_proxy.load_test_factors("svhn", tmp_path)
 
 

@@ -24,9 +24,9 @@ def test_every_flag_the_readme_and_docs_name_exists():
     known = _option_strings(evaluate_cli.build_parser())
     for script in (train_mnist.SCRIPT, train_celeba.SCRIPT, train_svhn.SCRIPT):
         known |= _option_strings(cli.build_parser(script))
-    for helper in list((ROOT / "bench").glob("*.py")) + list((ROOT / "scripts").glob("*.py")):
+    for helper in list((ROOT / "bench").glob("*.py")) + list((ROOT / "scripts").glob("*/*.py")):
         known |= set(re.findall(r'add_argument\("(--[a-z_0-9]+)"', helper.read_text()))
-    for shell_script in (ROOT / "scripts").glob("*.sh"):  # case patterns, e.g. `--kills) ...`, and tests such as
+    for shell_script in (ROOT / "scripts").glob("*/*.sh"):  # case patterns, e.g. `--kills) ...`, and tests such as
         text = shell_script.read_text()                     # [ "$2" = "--figures" ]
         known |= set(re.findall(r"^\s*(--[a-z_0-9]+)\)", text, flags=re.MULTILINE))
         known |= set(re.findall(r'\[ "\$\{?[0-9]:?-?\}?" !?= "(--[a-z_0-9]+)" \]', text))
@@ -58,7 +58,7 @@ def test_the_readme_results_are_the_measured_ones():
             number = variable["variable"].split()[-1]
             assert (f"| {run['seed']} | {variable['variable']} (E's output {number}, figure `_c{number}`) | "
                     f"{variable['corr_ink']:+.2f} | {variable['corr_slant']:+.2f} |") in MNIST_RESULTS
-    # the whole table (machine and code columns too) is the one scripts/mnist_results.py makes from the file
+    # the whole table (machine and code columns too) is the one scripts/mnist/mnist_results.py makes from the file
     import mnist_results
     for line in mnist_results.markdown(results["runs"], results["summary"]).splitlines():
         assert line in README, line
@@ -143,7 +143,7 @@ def test_the_project_layout_names_every_module():
 
 def test_the_svhn_proxy_table_is_the_measured_one():
     """Each row of the README's SVHN-proxy table, recomputed from results/svhn_proxy.json (written by
-    scripts/reproduce_proxy.sh): the best categorical variable per score, ranges over the four variables."""
+    scripts/investigations/reproduce_proxy.sh): the best categorical variable per score, ranges over the four variables."""
     import json
     result = json.loads((ROOT / "results" / "svhn_proxy.json").read_text())
     points = {point["iteration"]: point for point in result["iterations"]}
@@ -169,8 +169,8 @@ def test_the_svhn_proxy_table_is_the_measured_one():
 
 def test_the_celeba_proxy_table_is_the_measured_one():
     """The README's CelebA-proxy AUC table, recomputed from results/celeba_proxy_attributes.json (evaluate_model.py
-    --evaluate --json, written by scripts/reproduce_proxy.sh celeba) and the meaning of each attribute column
-    that scripts/make_proxy_data.py gives it."""
+    --evaluate --json, written by scripts/investigations/reproduce_proxy.sh celeba) and the meaning of each attribute column
+    that scripts/investigations/make_proxy_data.py gives it."""
     import json
     from make_proxy_data import ATTRIBUTE_FACTORS
     rows = json.loads((ROOT / "results" / "celeba_proxy_attributes.json").read_text())["attributes"]
@@ -242,7 +242,7 @@ def test_the_celeba_proxy_flags_auc_table_is_the_measured_one():
     """The attribute AUC table of that section: per kind of column, mean (lowest-highest) of the best AUC, from the
     attribute tables of evaluate_model.py at the defaults and with the flags."""
     import json
-    from make_proxy_data import ATTRIBUTE_FACTORS  # scripts/ is on the path (pyproject.toml)
+    from make_proxy_data import ATTRIBUTE_FACTORS  # each scripts/ folder is on the path (pyproject.toml)
     doc = (ROOT / "docs" / "table2-investigation.md").read_text()
     start = doc.index("## The CelebA proxy with the same flags")
     doc = doc[start:doc.index("\n## ", start + 1)]
@@ -286,9 +286,9 @@ def test_the_standin_tables_are_the_measured_ones():
 
 def test_the_standin_checkpoint_tables_are_the_summarys():
     """Every run of results/svhn_standin/summary.json has its per-checkpoint table in docs/svhn-standin-runs.md,
-    row for row as scripts/standin_table.py makes it from the summary."""
+    row for row as scripts/svhn_standin/standin_table.py makes it from the summary."""
     import json
-    from standin_table import table  # scripts/ is on the path (pyproject.toml)
+    from standin_table import table  # each scripts/ folder is on the path (pyproject.toml)
     runs = json.loads((ROOT / "results" / "svhn_standin" / "summary.json").read_text())["runs"]
     doc = DOCS[ROOT / "docs" / "svhn-standin-runs.md"]
     for name, run in runs.items():

@@ -1,4 +1,4 @@
-"""scripts/reproduce_proxy.sh end to end on a small SVHN proxy: it trains at the table-2 defaults, continues
+"""scripts/investigations/reproduce_proxy.sh end to end on a small SVHN proxy: it trains at the table-2 defaults, continues
 the same run when asked for more iterations, and scores every checkpoint into results/svhn_proxy.json."""
 
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "reproduce_proxy.sh"
+SCRIPT = ROOT / "scripts" / "investigations" / "reproduce_proxy.sh"
 
 
 def reproduce(env, *argv):
@@ -22,7 +22,7 @@ def reproduce(env, *argv):
 def test_trains_continues_and_scores(mnist_dir, tmp_path):
     proxy = tmp_path / "proxy"
     # 5,100 training images: the table-2 default validation size (5,000) plus a few batches of 32
-    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_proxy_data.py"), "--mnist_dir", str(mnist_dir),
+    made = subprocess.run([sys.executable, str(ROOT / "scripts" / "investigations" / "make_proxy_data.py"), "--mnist_dir", str(mnist_dir),
                            "--out", str(proxy), "--datasets", "svhn", "--limit", "5100"], capture_output=True, text=True)
     assert made.returncode == 0, made.stderr
     env = dict(os.environ, WORK=str(tmp_path), MNIST_DIR=str(mnist_dir), PROXY_DIR="proxy", RUNS_DIR="runs",

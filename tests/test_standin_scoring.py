@@ -1,4 +1,4 @@
-"""scripts/score_standin.py and scripts/standin_summary.py: scores of made-up codes whose answers are known by
+"""scripts/svhn_standin/score_standin.py and scripts/svhn_standin/standin_summary.py: scores of made-up codes whose answers are known by
 construction, and both scripts end to end on a small stand-in and a 4-iteration run, against numbers
 recomputed here from E's codes (NMI from entropies in a few lines of numpy, r with np.corrcoef)."""
 
@@ -16,7 +16,7 @@ from scipy.optimize import linear_sum_assignment
 
 from bidirectional_infogan.model.config import table2_model_config
 
-import score_standin  # noqa: E402 (scripts/ is on pytest's pythonpath)
+import score_standin  # noqa: E402 (each scripts/ folder is on pytest's pythonpath)
 import standin_summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

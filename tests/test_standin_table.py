@@ -1,8 +1,8 @@
-"""scripts/standin_table.py: the per-checkpoint table of a stand-in summary (docs/svhn-standin-runs.md)."""
+"""scripts/svhn_standin/standin_table.py: the per-checkpoint table of a stand-in summary (docs/svhn-standin-runs.md)."""
 
 import json
 
-import standin_table  # scripts/ is on pytest's pythonpath
+import standin_table  # each scripts/ folder is on pytest's pythonpath
 
 
 def run_main(argv, capsys):

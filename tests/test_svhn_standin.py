@@ -1,4 +1,4 @@
-"""scripts/make_svhn_standin.py: rendered house numbers in SVHN's .mat format, read back with scipy and with the
+"""scripts/svhn_standin/make_svhn_standin.py: rendered house numbers in SVHN's .mat format, read back with scipy and with the
 project's SVHN loader; the factors file checked against the labels and the pixels; the label checked against
 what is drawn by a small classifier; determinism by seed and --workers; bad input and refusals."""
 
@@ -12,7 +12,7 @@ from PIL import Image
 
 from bidirectional_infogan.data import svhn
 
-import make_svhn_standin as standin  # noqa: E402 (scripts/ is on pytest's pythonpath)
+import make_svhn_standin as standin  # noqa: E402 (each scripts/ folder is on pytest's pythonpath)
 
 N_TRAIN, N_TEST = 150, 100
 FINAL_NAMES = {"train_32x32.mat", "test_32x32.mat", "factors_train.npz", "factors_test.npz", "README.txt"}
@@ -86,7 +86,7 @@ def test_load_svhn_reads_it_with_the_right_labels(out):
 
 def test_factors_file(out):
     readme = (out / "README.txt").read_text()
-    assert readme.splitlines()[0].startswith("SVHN stand-in written by scripts/make_svhn_standin.py")
+    assert readme.splitlines()[0].startswith("SVHN stand-in written by scripts/svhn_standin/make_svhn_standin.py")
     for split, n in (("train", N_TRAIN), ("test", N_TEST)):
         f = np.load(out / f"factors_{split}.npz")
         y = load_mat(out, split)["y"].reshape(-1)

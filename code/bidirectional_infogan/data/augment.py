@@ -47,7 +47,7 @@ def geometric_jitter(images: np.ndarray, rng: np.random.Generator, max_shear: fl
     """float images (N, H, W, C) -> copies rotated, scaled and shifted about their centre (bilinear, the border
     pixels repeated outward); with max_shear > 0 also slanted: each row moved sideways by a shear drawn from
     [-max_shear, max_shear] times its distance from the centre row (a shear s adds s to the slant -mu11 / mu02,
-    rows counted downwards, of scripts/mnist_results.py). With max_shear 0 no shear is drawn: the copies and the
+    rows counted downwards, of scripts/mnist/mnist_results.py). With max_shear 0 no shear is drawn: the copies and the
     generator's later draws are those of the code before the shear existed."""
     n, height, width, channels = images.shape
     angles = np.radians(rng.uniform(-MAX_ROTATION_DEGREES, MAX_ROTATION_DEGREES, n))

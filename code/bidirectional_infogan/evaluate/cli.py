@@ -42,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "RUN_DIR/samples/ (this tool's output folder: its files are rewritten on each call). Or, "
                     "with --compare and no --model_dir, compare several runs without labels.")
     parser.add_argument("--model_dir", metavar="RUN_DIR",
-                        help="the run folder of a training run, or a folder made by scripts/export_pretrained.py "
-                             "(encoder.keras, generator.keras, config.json); needed by every mode but --compare")
+                        help="the run folder of a training run, or a folder made by "
+                             "scripts/run_tools/export_pretrained.py (encoder.keras, generator.keras, config.json); "
+                             "needed by every mode but --compare")
     parser.add_argument("--iteration", type=positive_int,
                         help="checkpoint to use (default: the latest in RUN_DIR/checkpoints; --compare: in each "
                              "run folder)")

@@ -1,4 +1,4 @@
-"""scripts/export_pretrained.py's library part: a run's checkpoint written as an exported folder (plain
+"""scripts/run_tools/export_pretrained.py's library part: a run's checkpoint written as an exported folder (plain
 Keras E and G, config.json, encodings.txt, results.json with the test scores); pretrained.py describes the
 folder."""
 

@@ -106,7 +106,7 @@ def load_inputs(request: Request, say=print) -> Inputs:
 
     run, run_dir, data_dir = request.run, request.run_dir, request.args.data_dir
     if request.checkpoint is None:
-        # An exported model (scripts/export_pretrained.py): its .keras files, no checkpoints, no code cache.
+        # An exported model (scripts/run_tools/export_pretrained.py): its .keras files, no checkpoints, no code cache.
         # The data folder in its config.json is the training machine's: the data set's default location
         # (MNIST and SVHN: the download cache) or --data_dir instead.
         data = {k: v for k, v in run.data.items() if k not in ("data_dir", "cache_dir")}

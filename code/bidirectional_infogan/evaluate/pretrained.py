@@ -1,7 +1,7 @@
 """A trained model that works without this project: E and G of a run exported as plain Keras 3 files, and such
 an exported folder loaded back for evaluate_model.py.
 
-An exported folder (made by scripts/export_pretrained.py) holds
+An exported folder (made by scripts/run_tools/export_pretrained.py) holds
 
     encoder.keras    E: float32 images in [0, 1], (N, H, W, C) -> {"z", "categorical_1", ..., "continuous"}
                      (z: tanh, each categorical variable: its softmax, continuous: linear)
@@ -31,7 +31,7 @@ from bidirectional_infogan.runs.run_folder import RunFolderError
 
 ENCODER_FILE, GENERATOR_FILE = "encoder.keras", "generator.keras"
 RESULTS_FILE, ENCODINGS_FILE, CONFIG_FILE = "results.json", "encodings.txt", "config.json"
-EXPORTED_BY = "scripts/export_pretrained.py"
+EXPORTED_BY = "scripts/run_tools/export_pretrained.py"
 BATCH_SIZE = 1000  # encode() and generate() work in batches of this size (the accuracy in results.json too)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import NoReturn
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -10,6 +12,13 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def fail(message, program: str) -> NoReturn:
+    """A user error found after the arguments were parsed: one line on stderr, `program: error: message`, and
+    exit code 2, as the parser's own errors."""
+    print(f"{program}: error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def _number(convert, accept, requirement: str):

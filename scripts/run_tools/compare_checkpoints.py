@@ -1,6 +1,6 @@
 """Compare two checkpoints tensor by tensor, bitwise; print how many differ; exit 1 if any does.
 
-    python scripts/compare_checkpoints.py A B [--iteration N] [--show K]
+    python scripts/run_tools/compare_checkpoints.py A B [--iteration N] [--show K]
 
 A and B are checkpoint prefixes (RUN/checkpoints/iteration-30) or run folders (then their checkpoint of
 iteration N, by default the newest one each has). Every tensor is read with plain TensorFlow

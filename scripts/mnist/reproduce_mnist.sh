@@ -4,7 +4,7 @@
 # With --recipe NAME, the same for a recipe of train_mnist.py (reliable: the reliable mode), whose runs go to
 # results/mnist_NAME.json instead of results/mnist.json, with E's test categories in results/mnist_NAME/.
 #
-#   scripts/reproduce_mnist.sh SEED [--figures | --recipe NAME]
+#   scripts/mnist/reproduce_mnist.sh SEED [--figures | --recipe NAME]
 #
 # Environment:
 #   MNIST_DIR (default: ../shared/data/mnist if it exists, else the download cache) where MNIST is,
@@ -19,7 +19,7 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
   usage
   exit 0
 fi
-usage_line="usage: scripts/reproduce_mnist.sh SEED [--figures | --recipe NAME]   (see --help)"
+usage_line="usage: scripts/mnist/reproduce_mnist.sh SEED [--figures | --recipe NAME]   (see --help)"
 if [ $# -lt 1 ] || [ $# -gt 3 ] || ! [[ "$1" =~ ^[0-9]+$ ]] \
     || { [ $# -eq 2 ] && [ "$2" != "--figures" ]; } || { [ $# -eq 3 ] && [ "$2" != "--recipe" ]; }; then
   echo "$usage_line" >&2
@@ -42,10 +42,10 @@ if [ "$recipe" != paper ]; then
 fi
 export EXTRA_FLAGS="${mode_flags[*]:-}"  # find_paper_run.py then looks for runs with the recipe's values
 # Paths given in the environment are relative to where the script was called from; the defaults to the checkout.
-runs_dir=$(realpath -m "${RUNS_DIR:-$(dirname "$0")/../runs}")
-output_root=$(realpath -m "${OUTPUT_ROOT:-$(dirname "$0")/..}")
+runs_dir=$(realpath -m "${RUNS_DIR:-$(dirname "$0")/../../runs}")
+output_root=$(realpath -m "${OUTPUT_ROOT:-$(dirname "$0")/../..}")
 mnist_dir=$( [ -n "${MNIST_DIR:-}" ] && realpath -m "$MNIST_DIR" || true)
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 data_args=()
 if [ -n "$mnist_dir" ]; then
@@ -55,7 +55,7 @@ elif [ -d ../shared/data/mnist ]; then
 fi
 
 # The run of this seed at the paper's settings (and the mode's flags), if one exists (from each config.json).
-find_run() { python scripts/find_paper_run.py "$runs_dir" "$seed"; }
+find_run() { python scripts/mnist/find_paper_run.py "$runs_dir" "$seed"; }
 
 read -r -a train_flags <<< "${TRAIN_FLAGS:-}"
 # Refuse a TRAIN_FLAGS that changes training before hours of training, not after.
@@ -92,5 +92,5 @@ if [ "$figures" = "--figures" ]; then
 fi
 
 # The results table of every run of this mode evaluated so far (all seeds).
-mapfile -t paper_runs < <(python scripts/find_paper_run.py "$runs_dir")
-python scripts/mnist_results.py "${paper_runs[@]}" "${data_args[@]}" --output "$output_root/results/$results_name.json"
+mapfile -t paper_runs < <(python scripts/mnist/find_paper_run.py "$runs_dir")
+python scripts/mnist/mnist_results.py "${paper_runs[@]}" "${data_args[@]}" --output "$output_root/results/$results_name.json"

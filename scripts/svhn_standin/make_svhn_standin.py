@@ -1,6 +1,6 @@
 """Write a house-number stand-in for SVHN, rendered from TrueType fonts, in SVHN's cropped-digit file format.
 
-    python scripts/make_svhn_standin.py --out DIR [--train_count 73257] [--test_count 26032] [--seed 0]
+    python scripts/svhn_standin/make_svhn_standin.py --out DIR [--train_count 73257] [--test_count 26032] [--seed 0]
                                         [--workers W] [--overwrite] [--grid PNG] [--font_dir FOLDER ...]
 
 What it is for: real SVHN is not available here. These are 32x32 crops of synthetic house numbers whose
@@ -53,7 +53,7 @@ from PIL import Image
 
 from bidirectional_infogan.data.common import DataError, available_cpus
 from bidirectional_infogan.util.progress import Progress
-from dataset_output import save_svhn_mat, svhn_labels, why_not_replace
+from bidirectional_infogan.data.dataset_output import save_svhn_mat, svhn_labels, why_not_replace
 # the fonts and the rendering of a chunk ("as": re-exported, make_svhn_standin.X stays their interface)
 from svhn_standin_fonts import default_font_dirs as default_font_dirs, draws_digits as draws_digits, find_fonts
 from svhn_standin_render import SIZE, TEXTURES, render_chunk
@@ -61,7 +61,8 @@ from svhn_standin_render import SIZE, TEXTURES, render_chunk
 CHUNK = 1000  # images per random stream and per worker task (fixed: the output must not depend on --workers)
 SPLITS = ("train", "test")
 
-MARKER = "written by scripts/make_svhn_standin.py"  # first line of README.txt
+MARKER = "written by scripts/svhn_standin/make_svhn_standin.py"  # first line of README.txt
+REPLACEABLE = "make_svhn_standin.py"  # --overwrite replaces a folder whose README.txt first line names this
 FIELDS = """\
 digit                 int64   the centre digit 0..9 (the label; y is 10 for 0)
 font                  int64   index into font_names
@@ -206,7 +207,7 @@ def main(argv=None) -> int:
         return error(f"--grid: folder {grid.parent} does not exist")
 
     out = Path(args.out).expanduser()
-    refused = why_not_replace(out, MARKER, args.overwrite, ignore_prefix=PARTIAL)
+    refused = why_not_replace(out, REPLACEABLE, args.overwrite, ignore_prefix=PARTIAL)
     if refused:
         return error(refused)
     try:

@@ -1,4 +1,4 @@
-"""The rendering of one chunk of the SVHN stand-in's crops for scripts/make_svhn_standin.py (its --help says
+"""The rendering of one chunk of the SVHN stand-in's crops for scripts/svhn_standin/make_svhn_standin.py (its --help says
 what a crop holds): the random factors of each image, the digits drawn in their font and warped onto the crop,
 the colours, the background texture, lighting and drop shadow, then blur, sensor noise and JPEG.
 """

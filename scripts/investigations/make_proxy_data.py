@@ -1,6 +1,6 @@
 """Write stand-ins for SVHN and CelebA made of real MNIST digits, in exactly the published file formats.
 
-    python scripts/make_proxy_data.py --mnist_dir DIR --out OUT [--limit N] [--seed S]
+    python scripts/investigations/make_proxy_data.py --mnist_dir DIR --out OUT [--limit N] [--seed S]
                                       [--datasets svhn,celeba] [--overwrite] [--workers W]
 
 What they are for: real SVHN and CelebA are not available here, so these proxies let the table-2 training
@@ -56,7 +56,7 @@ import numpy as np
 from bidirectional_infogan.data.common import DataError
 from bidirectional_infogan.data.mnist import load_mnist
 from bidirectional_infogan.util.progress import Progress
-from dataset_output import save_svhn_mat, svhn_labels, why_not_replace
+from bidirectional_infogan.data.dataset_output import save_svhn_mat, svhn_labels, why_not_replace
 # the pictures ("as": re-exported, make_proxy_data.NOISE_MAX stays its interface)
 from proxy_images import (CELEBA_BOX, CELEBA_SHIFT, NOISE_MAX as NOISE_MAX, PALETTE_NAMES, PALETTE_RGB,
                           draw_colours, render_celeba_chunk, scaled_colours, svhn_split)
@@ -77,7 +77,8 @@ ATTRIBUTE_FACTORS = {name: ("digit", i) for i, name in enumerate(ATTRIBUTE_NAMES
 ATTRIBUTE_FACTORS |= {name: ("background", i) for i, name in enumerate(ATTRIBUTE_NAMES[10:20])}
 ATTRIBUTE_FACTORS |= {name: ("random", None) for name in ATTRIBUTE_NAMES[20:]}
 
-MARKER = "written by scripts/make_proxy_data.py"  # first line of README.txt in each output folder
+MARKER = "written by scripts/investigations/make_proxy_data.py"  # first line of README.txt in each output folder
+REPLACEABLE = "make_proxy_data.py"  # --overwrite replaces a folder whose README.txt first line names this
 FIELDS = """\
 digit              int64  the digit 0..9 (the IDX label of the main digit)
 stroke_colour      int64  index into palette of the stroke colour (where the MNIST grey value is 255)
@@ -249,7 +250,7 @@ def main(argv=None) -> int:
 
     out = Path(args.out).expanduser()
     for name in datasets:
-        refused = why_not_replace(out / name, MARKER, args.overwrite)
+        refused = why_not_replace(out / name, REPLACEABLE, args.overwrite)
         if refused:
             return error(refused)
     try:

@@ -1,7 +1,7 @@
 """G's categorical grid from a checkpoint with batch norm in training mode (batch statistics), as G draws
 during training.
 
-    python scripts/training_mode_grid.py RUN_DIR OUT.png [--iteration N] [--variable K] [--seed S] [--scale F]
+    python scripts/investigations/training_mode_grid.py RUN_DIR OUT.png [--iteration N] [--variable K] [--seed S] [--scale F]
                                          [--overwrite]
 
 Early in a run the batch-norm moving averages (decay 0.999) still lag far behind the weights, so G in inference

@@ -1,6 +1,6 @@
 """The per-checkpoint table of one run of a stand-in summary, as Markdown (the tables of docs/svhn-standin-runs.md).
 
-    python scripts/standin_table.py results/svhn_standin/summary.json RUN
+    python scripts/svhn_standin/standin_table.py results/svhn_standin/summary.json RUN
 
 RUN is the run folder's name (a key of the summary's "runs"; printed with the names there when it is not one).
 Columns, per scored checkpoint: G's diversity and the health score of the health record (health.jsonl), the best
@@ -16,7 +16,7 @@ import math
 import sys
 from pathlib import Path
 
-from score_proxy import fail
+from bidirectional_infogan.util.arguments import fail
 
 PROGRAM = "standin_table.py"
 HEADER = ("| iteration | G diversity | health | digit NMI (best var) | digit acc | best other factor, categorical (NMI) "
@@ -56,7 +56,7 @@ def table(summary: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("summary", type=Path, help="a summary JSON file of scripts/standin_summary.py")
+    parser.add_argument("summary", type=Path, help="a summary JSON file of scripts/svhn_standin/standin_summary.py")
     parser.add_argument("run", help="the run folder's name, a key of the summary's runs")
     args = parser.parse_args(argv)
     try:

@@ -1,4 +1,4 @@
-"""The pictures of the proxies of scripts/make_proxy_data.py (its --help says what each holds): the palette and
+"""The pictures of the proxies of scripts/investigations/make_proxy_data.py (its --help says what each holds): the palette and
 the colours drawn for each image, SVHN's 32x32 crops of MNIST digits with a cut-off neighbour and pixel noise,
 and CelebA's 178x218 JPEGs of an enlarged digit.
 """
@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from bidirectional_infogan.util.progress import Progress
-from dataset_output import svhn_labels
+from bidirectional_infogan.data.dataset_output import svhn_labels
 
 # Ten clearly different colours (the closest pair, yellow and orange, are 107 apart in RGB).
 PALETTE = {

@@ -1,7 +1,7 @@
 """Test accuracy (Hungarian mapping) and label-free health (docs/health.md) of every checkpoint of an MNIST run,
 to compare a run's course with the reference trajectory.
 
-    python scripts/mnist_trajectory.py RUN_DIR [--output FILE]
+    python scripts/mnist/mnist_trajectory.py RUN_DIR [--output FILE]
 
 FILE defaults to results/mnist_trajectory_seed<SEED>.json for a run at the paper's settings and to
 results/mnist_<RECIPE>_trajectory_seed<SEED>.json for one at a recipe's values (train_mnist.py --recipe); a run
@@ -20,14 +20,16 @@ import sys
 from pathlib import Path
 
 from bidirectional_infogan.datasets import DATASETS
+from bidirectional_infogan.util.arguments import fail
 
-ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = "mnist_trajectory.py"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_output(seed: int, flags: dict) -> Path | None:
     """Where a run's trajectory goes unless --output says: named after the seed and the recipe, so that a recipe's
     run of a seed does not replace the defaults' (None: a run at no recipe's values)."""
-    import find_paper_run  # scripts/ is on the path when this runs as a script
+    import find_paper_run  # this folder is on the path when this runs as a script
     from mnist_results import changed_flags
     for recipe in DATASETS["mnist"].recipes:
         if changed_flags(flags) == changed_flags(find_paper_run.paper_settings("mnist", f"--recipe {recipe}")):
@@ -45,12 +47,6 @@ def holder(path: Path) -> str | None:
     except (OSError, ValueError):
         return ""
     return held.get("run", "") if isinstance(held, dict) else ""
-
-
-def fail(message) -> None:
-    """A user error: one line on stderr and exit code 2, as the project's other scripts."""
-    print(f"mnist_trajectory.py: error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def main() -> None:
@@ -77,21 +73,21 @@ def main() -> None:
         run = load_run_config(args.run_dir)
         test = load_test_set(run, args.data_dir)
     except USER_ERRORS as err:
-        fail(err)
+        fail(err, PROGRAM)
     output = args.output or default_output(run.train.seed, run.flags)
     if output is None:
         fail(f"{args.run_dir} was trained with flags of no recipe of train_mnist.py; "
-             "say where its trajectory goes with --output")
+             "say where its trajectory goes with --output", PROGRAM)
     if holder(output) not in (None, args.run_dir.name):
         fail(f"{output} holds {'the trajectory of run ' + holder(output) if holder(output) else 'something else'}"
-             "; give another --output (it is not replaced)")
+             "; give another --output (it is not replaced)", PROGRAM)
     n_categories = run.model.categorical_dims[0]  # the values of the first categorical variable
     points = []
     for iteration in list_checkpoints(args.run_dir):
         try:
             model, _, _ = load_trained_model(args.run_dir, iteration)
         except CheckpointError as err:
-            fail(err)
+            fail(err, PROGRAM)
         codes, _ = cached_test_codes(model, args.run_dir, iteration, test.images)
         categories = split_latent(run.model, codes).categorical[0].argmax(axis=1)
         mapping = evaluation.hungarian_mapping(categories, test.labels, n_categories, test.n_classes)
@@ -108,7 +104,7 @@ def main() -> None:
         partial.write_text(text)
         partial.replace(output)
     except OSError as err:
-        fail(f"cannot write {output}: {err.strerror or err}")
+        fail(f"cannot write {output}: {err.strerror or err}", PROGRAM)
     print(f"wrote {output}")
 
 

@@ -1,10 +1,10 @@
-"""One JSON file summing up runs trained on the SVHN stand-in of scripts/make_svhn_standin.py.
+"""One JSON file summing up runs trained on the SVHN stand-in of scripts/svhn_standin/make_svhn_standin.py.
 
-    python scripts/standin_summary.py RUN_DIR [RUN_DIR ...] --out results/svhn_standin/summary.json
+    python scripts/svhn_standin/standin_summary.py RUN_DIR [RUN_DIR ...] --out results/svhn_standin/summary.json
                                       [--scores SCORES.json] ... [--iterations all | last | 1000,2000]
                                       [--limit 10000] [--data_dir DIR] [--overwrite | --update]
 
-The scores are those of scripts/score_standin.py (see its --help for what each number is). A run whose
+The scores are those of scripts/svhn_standin/score_standin.py (see its --help for what each number is). A run whose
 score_standin.py --json file is given with --scores (one file per --scores, matched to the RUN_DIR by the run
 folder's name, its "run" entry) is not scored again; any other run is scored now, at --iterations (default:
 every checkpoint) on the first --limit test images. With --update the --out file's other runs are kept as
@@ -44,10 +44,11 @@ import sys
 from pathlib import Path
 
 import score_standin
-from score_proxy import ProxyError, fail
+from bidirectional_infogan.evaluate.factor_scores import ScoreError
+from bidirectional_infogan.util.arguments import fail
 
 PROGRAM = "standin_summary.py"
-ROOT = Path(__file__).resolve().parents[1]  # the project: paths inside it are kept relative to it
+ROOT = Path(__file__).resolve().parents[2]  # the project: paths inside it are kept relative to it
 TIME_STAMP = re.compile(r"^\d{4}(_\d{2}){5}$")  # run_folder.timestamp(), the first word of a command.txt line
 
 
@@ -125,7 +126,7 @@ def summarize(scores: dict, run_dir: Path, config_flags: dict | None = None) -> 
     from bidirectional_infogan.runs.run_folder import list_checkpoints
     points = sorted(scores["iterations"], key=lambda p: p["iteration"])
     if not points:
-        raise ProxyError(f"the scores of {scores.get('run')} have no checkpoint")
+        raise ScoreError(f"the scores of {scores.get('run')} have no checkpoint")
     available = list_checkpoints(run_dir)
     health = scores.get("health") or {}
     curve = health.get("curve") or []
@@ -147,11 +148,11 @@ def read_scores(paths) -> dict:
         try:
             content = json.loads(Path(path).read_text())
         except (OSError, ValueError) as err:
-            raise ProxyError(f"cannot read --scores {path}: {err}") from None
+            raise ScoreError(f"cannot read --scores {path}: {err}") from None
         if not isinstance(content, dict) or not {"run", "iterations", "factors"} <= content.keys():
-            raise ProxyError(f"--scores {path} is not a --json file of score_standin.py")
+            raise ScoreError(f"--scores {path} is not a --json file of score_standin.py")
         if content["run"] in found:
-            raise ProxyError(f"two --scores files for the run {content['run']}")
+            raise ScoreError(f"two --scores files for the run {content['run']}")
         found[content["run"]] = content
     return found
 
@@ -163,9 +164,9 @@ def read_summary(path: Path) -> dict:
     try:
         content = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise ProxyError(f"cannot read --out {path} to update it: {err}") from None
+        raise ScoreError(f"cannot read --out {path} to update it: {err}") from None
     if not isinstance(content, dict) or not isinstance(content.get("runs"), dict):
-        raise ProxyError(f"--out {path} is not a summary of {PROGRAM}; nothing is changed")
+        raise ScoreError(f"--out {path} is not a summary of {PROGRAM}; nothing is changed")
     return content["runs"]
 
 
@@ -215,11 +216,11 @@ def main(argv=None) -> int:
         kept = read_summary(args.out) if args.update else {}
         names = [run_dir.expanduser().name for run_dir in args.run_dirs]
         if len(set(names)) < len(names):
-            raise ProxyError("two RUN_DIRs have the same folder name; the summary tells runs apart by it")
+            raise ScoreError("two RUN_DIRs have the same folder name; the summary tells runs apart by it")
         given = read_scores(args.scores)
         unmatched = sorted(set(given) - set(names))
         if unmatched:
-            raise ProxyError(f"--scores of {', '.join(unmatched)}, which is not one of the RUN_DIRs")
+            raise ScoreError(f"--scores of {', '.join(unmatched)}, which is not one of the RUN_DIRs")
         for run_dir in args.run_dirs:
             run_dir = run_dir.expanduser()
             run = load_run_config(run_dir)
@@ -229,7 +230,7 @@ def main(argv=None) -> int:
                 scores = score_standin.score_run(run_dir, args.iterations, args.data_dir, args.limit,
                                                  show=lambda line: print(line, flush=True))
             summaries.append(summarize(scores, run_dir, run.flags))
-    except USER_ERRORS + (ProxyError,) as err:
+    except USER_ERRORS + (ScoreError,) as err:
         fail(err, PROGRAM)
     for summary in summaries:
         print(overview(summary))

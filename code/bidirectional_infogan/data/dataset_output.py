@@ -1,6 +1,7 @@
-"""What scripts/make_proxy_data.py and scripts/make_svhn_standin.py both write and check: SVHN's .mat files
-(with a fixed header text, so the same data give the same bytes every run), and output folders that the
-first line of their README.txt marks as one script's (replaced only with --overwrite, and only if its).
+"""What the data-set builders of scripts/ (investigations/make_proxy_data.py, svhn_standin/make_svhn_standin.py)
+both write and check: SVHN's .mat files (with a fixed header text, so the same data give the same bytes every
+run), and output folders that the first line of their README.txt marks as one script's (replaced only with
+--overwrite, and only if its).
 """
 
 from __future__ import annotations

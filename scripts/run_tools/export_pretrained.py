@@ -1,6 +1,6 @@
 """Export a trained run as a model that others can use without training and without this project.
 
-    python scripts/export_pretrained.py RUN_DIR OUT_DIR [--iteration N] [--data_dir DIR] [--overwrite]
+    python scripts/run_tools/export_pretrained.py RUN_DIR OUT_DIR [--iteration N] [--data_dir DIR] [--overwrite]
 
 OUT_DIR gets
     encoder.keras    E: float32 images in [0, 1], (N, H, W, C) -> dict z, categorical_1..K (softmax), continuous

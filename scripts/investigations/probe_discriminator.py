@@ -1,6 +1,6 @@
 """How quickly can a D tell a checkpoint's generated pairs from real ones? G and E stay frozen; only D trains.
 
-    python scripts/probe_discriminator.py RUN_DIR [--iteration N] [--d new|run] [--d_batch_statistics separate|joint]
+    python scripts/investigations/probe_discriminator.py RUN_DIR [--iteration N] [--d new|run] [--d_batch_statistics separate|joint]
                                           [--init original|he] [--steps 150] [--seed 1]
 
 Each step draws a batch of training images (uniformly, with replacement) and codes, computes G(z, c) and E(x) in

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Train SVHN or CelebA at the paper's table-2 defaults on a proxy made of real MNIST digits with known
-# factors (scripts/make_proxy_data.py), then score every checkpoint against those factors. Re-running it
+# factors (scripts/investigations/make_proxy_data.py), then score every checkpoint against those factors. Re-running it
 # continues the unfinished run instead of starting anew.
 #
-#   scripts/reproduce_proxy.sh svhn|celeba
+#   scripts/investigations/reproduce_proxy.sh svhn|celeba
 #
 # Environment:
 #   MNIST_DIR (default: ../shared/data/mnist if it exists, else the download cache) the digits,
@@ -20,7 +20,7 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
   exit 0
 fi
 if [ $# -ne 1 ] || { [ "$1" != "svhn" ] && [ "$1" != "celeba" ]; }; then
-  echo "usage: scripts/reproduce_proxy.sh svhn|celeba   (see --help)" >&2
+  echo "usage: scripts/investigations/reproduce_proxy.sh svhn|celeba   (see --help)" >&2
   exit 2
 fi
 dataset="$1"
@@ -31,11 +31,11 @@ if ! [[ "$iterations" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 # Paths given in the environment are relative to where the script was called from; the defaults to the checkout.
-runs_dir=$(realpath -m "${RUNS_DIR:-$(dirname "$0")/../runs}")/${dataset}_proxy
-proxy_dir=$(realpath -m "${PROXY_DIR:-$(dirname "$0")/../proxy}")
-output_root=$(realpath -m "${OUTPUT_ROOT:-$(dirname "$0")/..}")
+runs_dir=$(realpath -m "${RUNS_DIR:-$(dirname "$0")/../../runs}")/${dataset}_proxy
+proxy_dir=$(realpath -m "${PROXY_DIR:-$(dirname "$0")/../../proxy}")
+output_root=$(realpath -m "${OUTPUT_ROOT:-$(dirname "$0")/../..}")
 mnist_dir=$( [ -n "${MNIST_DIR:-}" ] && realpath -m "$MNIST_DIR" || true)
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 if [ -z "$mnist_dir" ]; then
   if [ -d ../shared/data/mnist ]; then
     mnist_dir=$(realpath ../shared/data/mnist)
@@ -58,10 +58,10 @@ if bad:
 ' "${train_flags[@]}" || exit 2
 
 if [ ! -d "$proxy_dir/$dataset" ]; then
-  python scripts/make_proxy_data.py --mnist_dir "$mnist_dir" --out "$proxy_dir" --datasets "$dataset"
+  python scripts/investigations/make_proxy_data.py --mnist_dir "$mnist_dir" --out "$proxy_dir" --datasets "$dataset"
 fi
 
-find_run() { DATASET="$dataset" python scripts/find_paper_run.py "$runs_dir" | head -n 1; }
+find_run() { DATASET="$dataset" python scripts/mnist/find_paper_run.py "$runs_dir" | head -n 1; }
 run_dir=$(find_run)
 if [ -z "$run_dir" ]; then
   python "code/train_$dataset.py" --data_dir "$proxy_dir/$dataset" --log_dir "$runs_dir" --stop_after "$iterations" \
@@ -79,7 +79,7 @@ echo "run: $run_dir"
 
 mkdir -p "$output_root/results"
 # this script's own output, rewritten from every checkpoint each time
-python scripts/score_proxy.py "$run_dir" --json "$output_root/results/${dataset}_proxy.json" --overwrite
+python scripts/investigations/score_proxy.py "$run_dir" --json "$output_root/results/${dataset}_proxy.json" --overwrite
 if [ "$dataset" = "celeba" ]; then
   # the attribute table: how well each variable predicts each attribute column (digit, background, random)
   rm -f "$output_root/results/celeba_proxy_attributes.json"  # this script's own output (evaluate_model.py never overwrites)

@@ -1,4 +1,4 @@
-"""The fonts of the SVHN stand-in of scripts/make_svhn_standin.py (its --help says which fonts it looks for):
+"""The fonts of the SVHN stand-in of scripts/svhn_standin/make_svhn_standin.py (its --help says which fonts it looks for):
 which font files draw the ten digits, and the glyphs of one font at one extra stroke width, cached per process.
 """
 

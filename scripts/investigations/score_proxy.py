@@ -1,7 +1,7 @@
-"""Score the checkpoints of an SVHN or CelebA run trained on a proxy of scripts/make_proxy_data.py against the
+"""Score the checkpoints of an SVHN or CelebA run trained on a proxy of scripts/investigations/make_proxy_data.py against the
 factors the proxy was made from.
 
-    python scripts/score_proxy.py RUN_DIR [--iterations 1000,2000 | all] [--data_dir DIR] [--json OUT.json]
+    python scripts/investigations/score_proxy.py RUN_DIR [--iterations 1000,2000 | all] [--data_dir DIR] [--json OUT.json]
                                   [--samples N]
 
 Each checkpoint is scored on the proxy's test images (SVHN: test_32x32.mat with factors_test.npz; CelebA: the
@@ -28,7 +28,7 @@ in inference mode:
 A factor missing from the factors file, or constant over the test images (CelebA's neighbour side), is shown
 as '-'. --json writes every number, per iteration, with the run folder's name, its seed and the data set.
 
-Runs trained on the house-number stand-in of scripts/make_svhn_standin.py are scored by scripts/score_standin.py
+Runs trained on the house-number stand-in of scripts/svhn_standin/make_svhn_standin.py are scored by scripts/svhn_standin/score_standin.py
 (which imports its shared parts from here).
 """
 
@@ -36,45 +36,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from bidirectional_infogan.evaluate import evaluation
+from bidirectional_infogan.evaluate.factor_scores import (ScoreError, best_of, categorical_entry, check_alignment,
+                                                           checkpoint_models, encode_test_images, no_nan,
+                                                           parse_iterations, pearson, text, usable)
+from bidirectional_infogan.util.arguments import fail
 from bidirectional_infogan.model.latent import join_latent, sample_latent, split_latent
 
 # factor in the factors file -> short name in the table; the categorical factors the variables are scored on
 FACTORS = {"digit": "digit", "stroke_colour": "stroke", "background_colour": "backgr", "neighbour_side": "neighb"}
 ETA_FACTORS = ("digit", "stroke_colour", "background_colour")
+PROGRAM = "score_proxy.py"
 SAMPLE_SEED = 0  # seed of the sampled codes of the generator scores
-
-
-class ProxyError(Exception):
-    """A run or data folder that cannot be scored (the message is meant for the user)."""
-
-
-def fail(message, program: str = "score_proxy.py") -> None:
-    """A user error: one line on stderr and exit code 2, as the project's other scripts."""
-    print(f"{program}: error: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def parse_iterations(text: str, available) -> list[int]:
-    """'all' or a comma-separated list of checkpoint iterations, each of which must exist."""
-    available = sorted(available)
-    if text.strip() == "all":
-        return available
-    try:
-        wanted = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise ProxyError(f"--iterations must be 'all' or comma-separated numbers, got '{text}'") from None
-    missing = [i for i in wanted if i not in available]
-    if not wanted or missing:
-        raise ProxyError(f"no checkpoint of iteration {', '.join(map(str, missing or wanted))}; the run has "
-                         f"{', '.join(map(str, available))}")
-    return wanted
 
 
 def factors_file(dataset: str, data_dir: Path) -> Path:
@@ -89,65 +67,21 @@ def load_test_factors(dataset: str, data_dir: Path) -> dict:
     """
     path = factors_file(dataset, data_dir)
     if not path.is_file():
-        raise ProxyError(f"{data_dir} has no {path.name}: not a proxy written by scripts/make_proxy_data.py "
+        raise ScoreError(f"{data_dir} has no {path.name}: not a proxy written by make_proxy_data.py "
                          f"(only proxies have known factors to score against)")
     try:
         with np.load(path) as stored:
             factors = {name: stored[name] for name in stored.files if name not in ("palette", "palette_names")}
     except (OSError, ValueError) as err:
-        raise ProxyError(f"cannot read {path}: {err}") from None
+        raise ScoreError(f"cannot read {path}: {err}") from None
     if "digit" not in factors:
-        raise ProxyError(f"{path} has no 'digit' entry: not a factors file of scripts/make_proxy_data.py")
+        raise ScoreError(f"{path} has no 'digit' entry: not a factors file of make_proxy_data.py")
     if dataset == "celeba":
         if "partition" not in factors:
-            raise ProxyError(f"{path} has no 'partition' entry: not a CelebA proxy's factors file")
+            raise ScoreError(f"{path} has no 'partition' entry: not a CelebA proxy's factors file")
         test = factors["partition"] == 2
         factors = {name: values[test] for name, values in factors.items()}
     return factors
-
-
-def check_alignment(factors: dict, n_images: int, labels, path: Path) -> None:
-    """The factors must describe the test images one by one (same count; SVHN: the same digits)."""
-    n = len(factors["digit"])
-    if n != n_images:
-        raise ProxyError(f"{path} describes {n} test images but the test set has {n_images}: not the factors "
-                         f"of these images")
-    if labels is not None and not np.array_equal(np.asarray(labels), factors["digit"]):
-        raise ProxyError(f"the digits in {path} differ from the test set's labels: not the factors of these images")
-
-
-def usable(factors: dict, name: str):
-    """The factor's values, or None if the file lacks it or it is constant (nothing to score against)."""
-    values = factors.get(name)
-    if values is None or len(np.unique(values)) < 2:
-        return None
-    return np.asarray(values)
-
-
-def pearson(a, b) -> float:
-    """Pearson's r (np.corrcoef); NaN if either is constant."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def best_of(scores: dict) -> tuple[str | None, float | None]:
-    """(name, score) of the largest absolute score that is not None or NaN; (None, None) if there is none or
-    it is 0 (a variable that carries nothing, e.g. one E puts every image in the same value of)."""
-    known = {k: abs(v) for k, v in scores.items() if v is not None and not math.isnan(v)}
-    if not known or max(known.values()) < 1e-9:
-        return None, None
-    name = max(known, key=known.get)
-    return name, known[name]
-
-
-def categorical_entry(score: dict, values, nmi: dict) -> dict:
-    """A categorical variable's entry of score_codes, from its score_categorical_variables `score`, values, NMI."""
-    best, best_nmi = best_of(nmi)
-    return {"variable": f"c{score['variable']}", "values_used": len(np.unique(values)),
-            "accuracy_digit": score["accuracy"], "mapping_digit": {str(k): v for k, v in score["mapping"].items()},
-            "nmi": nmi, "best_factor": best, "best_score": best_nmi}
 
 
 def score_codes(cfg, codes: np.ndarray, factors: dict) -> dict:
@@ -177,36 +111,6 @@ def score_codes(cfg, codes: np.ndarray, factors: dict) -> dict:
         continuous.append({"variable": f"cont{j + 1}", "eta": eta, "r_brightness": r, "best_factor": best,
                            "best_score": best_score})
     return {"categorical": categorical, "continuous": continuous}
-
-
-def checkpoint_models(run_dir: Path, iterations, available: dict):
-    """(iteration, model) for each of `iterations` in turn: the networks are built once, from the run's
-    config.json, and only the weights change from one checkpoint to the next (available: iteration ->
-    checkpoint prefix, run_folder.list_checkpoints). ProxyError for a checkpoint that cannot be read."""
-    from bidirectional_infogan.runs.checkpoints import CheckpointError, load_trained_model, restore
-    model = None
-    for iteration in iterations:
-        try:
-            if model is None:
-                model, _, _ = load_trained_model(run_dir, iteration)
-            else:  # the same networks: only the weights change
-                restore(model, available[iteration])
-        except CheckpointError as err:
-            raise ProxyError(str(err)) from None
-        yield iteration, model
-
-
-def encode_test_images(model, run_dir: Path, iteration: int, images, cache: bool = True) -> np.ndarray:
-    """E's codes of the test images in inference mode: from the run folder's cache of test codes
-    (code_cache.cached_test_codes, computed and stored there on first use), or computed afresh when `cache`
-    is False or the run folder is read-only."""
-    from bidirectional_infogan.evaluate.code_cache import cached_test_codes
-    if cache:
-        try:
-            return cached_test_codes(model, run_dir, iteration, images)[0]
-        except OSError:  # a read-only run folder: no cache
-            pass
-    return model.encode(images)
 
 
 def mean_abs_difference(a, b) -> float:
@@ -275,12 +179,6 @@ def score_generator(cfg, generate, encode, n: int, seed: int = SAMPLE_SEED) -> d
     return {"categorical": categorical, "continuous": continuous_scores, "z_mean_abs_difference": z_difference}
 
 
-def text(value, form: str, width: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-".rjust(width)
-    return format(value, form).rjust(width)
-
-
 def table(point: dict) -> list[str]:
     """The printed table of one iteration's scores."""
     short = {**FACTORS, "brightness": "bright"}
@@ -307,17 +205,6 @@ def table(point: dict) -> list[str]:
     return lines
 
 
-def no_nan(value):
-    """NaN -> None throughout (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {k: no_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [no_nan(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="run folder of code/train_svhn.py or code/train_celeba.py")
@@ -340,24 +227,24 @@ def main(argv=None) -> int:
         run = load_run_config(run_dir)
         dataset = run.model.dataset
         if dataset not in ("svhn", "celeba"):
-            raise ProxyError(f"{run_dir} is a {dataset} run; proxies stand in for SVHN and CelebA only")
+            raise ScoreError(f"{run_dir} is a {dataset} run; proxies stand in for SVHN and CelebA only")
         data_dir = args.data_dir if args.data_dir is not None else run.data.get("data_dir")
         if data_dir is None:
-            raise ProxyError(f"{run_dir} was trained on {dataset} from the download cache, not on a proxy; "
+            raise ScoreError(f"{run_dir} was trained on {dataset} from the download cache, not on a proxy; "
                              f"pass the proxy's folder with --data_dir")
         data_dir = Path(data_dir).expanduser()
         factors = load_test_factors(dataset, data_dir)
         available = list_checkpoints(run_dir)
         if not available:
-            raise ProxyError(f"{run_dir} has no checkpoint")
+            raise ScoreError(f"{run_dir} has no checkpoint")
         iterations = parse_iterations(args.iterations, available)
         if args.samples < minimum_samples(run.model):
-            raise ProxyError(f"--samples must be at least {minimum_samples(run.model)} (one code for a new z and "
+            raise ScoreError(f"--samples must be at least {minimum_samples(run.model)} (one code for a new z and "
                              f"one for each variable), got {args.samples}")
         if args.json is not None and args.json.is_dir():
-            raise ProxyError(f"--json {args.json} is a folder")
+            raise ScoreError(f"--json {args.json} is a folder")
         if args.json is not None and args.json.exists() and not args.overwrite:
-            raise ProxyError(f"--json {args.json} exists; choose another path or pass --overwrite (nothing is "
+            raise ScoreError(f"--json {args.json} exists; choose another path or pass --overwrite (nothing is "
                              f"overwritten without it)")
 
         from bidirectional_infogan.util.tf_setup import import_tensorflow
@@ -379,8 +266,8 @@ def main(argv=None) -> int:
             if len(iterations) > 1:
                 progress.update(done + 1)
                 progress.close()
-    except USER_ERRORS + (ProxyError,) as err:
-        fail(err)
+    except USER_ERRORS + (ScoreError,) as err:
+        fail(err, PROGRAM)
     if args.json is not None:
         # folder names only: a results file must not carry the paths of the machine that made it
         result = {"run": run_dir.name, "seed": run.train.seed, "dataset": dataset,
@@ -390,7 +277,7 @@ def main(argv=None) -> int:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(no_nan(result), indent=1) + "\n")
         except OSError as err:
-            fail(f"cannot write {args.json}: {err}")
+            fail(f"cannot write {args.json}: {err}", PROGRAM)
         print(f"wrote {args.json}")
     return 0
 

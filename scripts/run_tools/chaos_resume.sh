@@ -5,7 +5,7 @@ set -u
 
 usage() {
     cat <<'EOF'
-usage: scripts/chaos_resume.sh [--kills N] [--seed S] [--max_iter M] [--dataset mnist|svhn] [--out DIR]
+usage: scripts/run_tools/chaos_resume.sh [--kills N] [--seed S] [--max_iter M] [--dataset mnist|svhn] [--out DIR]
                                [--min_delay SEC] [--max_delay SEC] [-- extra training flags]
 
 Trains the same run twice in DIR (default: a new temporary folder, kept): reference/, uninterrupted, and
@@ -13,7 +13,7 @@ killed/, killed with SIGKILL (kill -9) N times, each time SEC seconds after its 
 from [min_delay, max_delay] by a numpy Generator seeded with S, and resumed each time with
 `code/train_<dataset>.py --resume RUN_FOLDER` (a folder killed before its first checkpoint cannot be resumed:
 then a new run is started, as a user would). The last session runs to the end. Then
-scripts/compare_checkpoints.py compares the two final checkpoints.
+scripts/run_tools/compare_checkpoints.py compares the two final checkpoints.
 
   --kills N         SIGKILLs (default 5)
   --seed S          seed of the kill delays (default: drawn from the clock, printed)
@@ -60,7 +60,7 @@ done
 extra=("$@")
 awk -v a="$min_delay" -v b="$max_delay" 'BEGIN { exit !(a <= b) }' || die "--min_delay $min_delay is larger than --max_delay $max_delay"
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 python=${PYTHON:-python}
 export PYTHONPATH="$repo/code" PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 [ -n "$seed" ] || seed=$(( $(date +%s) % 100000 ))
@@ -148,7 +148,7 @@ done
 wait "$reference_pid"; code=$?
 [ $code = 0 ] || { echo "the reference run failed (exit $code); see $out/reference.log" >&2; exit 2; }
 reference_dir=$(ls -d "$out/reference/$dataset"/*/ | head -n 1)
-"$python" "$repo/scripts/compare_checkpoints.py" "${reference_dir%/}" "$run_dir" --iteration "$max_iter"
+"$python" "$repo/scripts/run_tools/compare_checkpoints.py" "${reference_dir%/}" "$run_dir" --iteration "$max_iter"
 code=$?
 [ $code = 0 ] && echo "chaos_resume: equal after $done_kills kills (seed $seed)" \
     || echo "chaos_resume: NOT equal after $done_kills kills (seed $seed); runs in $out"

@@ -1,7 +1,7 @@
-"""Score the checkpoints of an SVHN run trained on the house-number stand-in of scripts/make_svhn_standin.py
+"""Score the checkpoints of an SVHN run trained on the house-number stand-in of scripts/svhn_standin/make_svhn_standin.py
 against the factors each test image was rendered from.
 
-    python scripts/score_standin.py RUN_DIR [--iterations all | last | 1000,2000] [--limit 10000]
+    python scripts/svhn_standin/score_standin.py RUN_DIR [--iterations all | last | 1000,2000] [--limit 10000]
                                     [--data_dir DIR] [--json OUT.json] [--overwrite]
 
 Each checkpoint is scored on the first --limit images of the stand-in's test set (test_32x32.mat, with
@@ -48,7 +48,7 @@ the highest).
 --json writes every number, per iteration, with the run folder's and the data folder's names (no absolute
 paths). E's codes of the whole test set are cached in the run folder (test_codes/, as by score_proxy.py and
 evaluate_model.py); a --limit below the test set's size encodes just those images, without the cache.
-scripts/standin_summary.py gathers the scores of several runs.
+scripts/svhn_standin/standin_summary.py gathers the scores of several runs.
 """
 
 from __future__ import annotations
@@ -58,8 +58,9 @@ import json
 import sys
 from pathlib import Path
 
-from score_proxy import (ProxyError, check_alignment, checkpoint_models, encode_test_images, fail, no_nan,
-                         parse_iterations, text)
+from bidirectional_infogan.evaluate.factor_scores import (ScoreError, check_alignment, checkpoint_models,
+                                                           encode_test_images, no_nan, parse_iterations, text)
+from bidirectional_infogan.util.arguments import fail
 # the factors and the scores of codes (score_standin.X stays the interface of both: "as" re-exports)
 from standin_scores import (ANGLES, BINNED, CONTINUOUS, ETA_FACTORS, FACTORS_FILE, HUE_SATURATION, MIN_SATURATION,
                             N_BINS, NMI_FACTORS, NOMINAL, ORDINAL, R_FACTORS, load_standin_factors, score_codes,
@@ -187,25 +188,25 @@ def load_standin_test(run, data_dir: Path):
 def score_run(run_dir: Path, iterations: str = "all", data_dir: Path | None = None, limit: int = DEFAULT_LIMIT,
               show=print) -> dict:
     """Every score of the chosen checkpoints of a stand-in run (the --json content; NaN not yet replaced).
-    `show(line)` is called with each printed line (None: print nothing). Raises ProxyError or one of
+    `show(line)` is called with each printed line (None: print nothing). Raises ScoreError or one of
     cli.USER_ERRORS for what the user must fix."""
     from bidirectional_infogan.runs.run_folder import list_checkpoints, load_run_config
     run_dir = Path(run_dir).expanduser()
     run = load_run_config(run_dir)
     if run.model.dataset != "svhn":
-        raise ProxyError(f"{run_dir} is a {run.model.dataset} run; the stand-in stands in for SVHN only")
+        raise ScoreError(f"{run_dir} is a {run.model.dataset} run; the stand-in stands in for SVHN only")
     if data_dir is None:
         if run.data.get("data_dir") is None:
-            raise ProxyError(f"{run_dir} was trained on SVHN from the download cache, not on a stand-in; pass the "
+            raise ScoreError(f"{run_dir} was trained on SVHN from the download cache, not on a stand-in; pass the "
                              f"stand-in's folder with --data_dir")
         data_dir = Path(run.data["data_dir"])
     data_dir = Path(data_dir).expanduser()
     if limit < 0:
-        raise ProxyError(f"--limit must be 0 (all test images) or more, got {limit}")
+        raise ScoreError(f"--limit must be 0 (all test images) or more, got {limit}")
     factors = load_standin_factors(data_dir)
     available = list_checkpoints(run_dir)
     if not available:
-        raise ProxyError(f"{run_dir} has no checkpoint")
+        raise ScoreError(f"{run_dir} has no checkpoint")
     chosen = choose_iterations(iterations, available)
 
     from bidirectional_infogan.util.tf_setup import import_tensorflow
@@ -278,7 +279,7 @@ def main(argv=None) -> int:
     try:
         result = score_run(args.run_dir, args.iterations, args.data_dir, args.limit,
                            show=lambda line: print(line, flush=True))
-    except USER_ERRORS + (ProxyError,) as err:
+    except USER_ERRORS + (ScoreError,) as err:
         fail(err, PROGRAM)
     if args.json is not None:
         write_json(args.json, result, args.overwrite)

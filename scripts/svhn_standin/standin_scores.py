@@ -1,5 +1,5 @@
-"""The factors of the SVHN stand-in's test images (scripts/make_svhn_standin.py) and the scores of E's codes
-against them, for scripts/score_standin.py (its --help says what each score and factor group is).
+"""The factors of the SVHN stand-in's test images (scripts/svhn_standin/make_svhn_standin.py) and the scores of E's codes
+against them, for scripts/svhn_standin/score_standin.py (its --help says what each score and factor group is).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 
 from bidirectional_infogan.evaluate import evaluation
 from bidirectional_infogan.model.latent import split_latent
-from score_proxy import ProxyError, best_of, categorical_entry, pearson, usable
+from bidirectional_infogan.evaluate.factor_scores import ScoreError, best_of, categorical_entry, pearson, usable
 
 FACTORS_FILE = "factors_test.npz"
 NAME_LISTS = ("font_names", "texture_names")  # in the factors file, but not one entry per image
@@ -47,16 +47,16 @@ def load_standin_factors(data_dir: Path) -> dict:
     """The factors of the stand-in's test images, in the order of test_32x32.mat (with the derived ones)."""
     path = data_dir / FACTORS_FILE
     if not path.is_file():
-        raise ProxyError(f"{data_dir} has no {FACTORS_FILE}: not a stand-in written by scripts/make_svhn_standin.py "
+        raise ScoreError(f"{data_dir} has no {FACTORS_FILE}: not a stand-in written by make_svhn_standin.py "
                          f"(only it has the factors to score against)")
     try:
         with np.load(path) as stored:
             factors = {name: stored[name] for name in stored.files if name not in NAME_LISTS}
     except (OSError, ValueError) as err:
-        raise ProxyError(f"cannot read {path}: {err}") from None
+        raise ScoreError(f"cannot read {path}: {err}") from None
     if "digit" not in factors or "font" not in factors:
-        raise ProxyError(f"{path} has no 'digit' or 'font' entry: not the factors file of a stand-in of "
-                         f"scripts/make_svhn_standin.py (a proxy of make_proxy_data.py is scored by score_proxy.py)")
+        raise ScoreError(f"{path} has no 'digit' or 'font' entry: not the factors file of a stand-in of "
+                         f"make_svhn_standin.py (a proxy of make_proxy_data.py is scored by score_proxy.py)")
     return add_derived_factors(factors)
 
 

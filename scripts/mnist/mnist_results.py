@@ -1,6 +1,6 @@
 """Collect the measured figures of MNIST runs into results/mnist.json and print the README's results table.
 
-    python scripts/mnist_results.py RUN_DIR [RUN_DIR ...] [--output results/mnist.json]
+    python scripts/mnist/mnist_results.py RUN_DIR [RUN_DIR ...] [--output results/mnist.json]
 
 Each RUN_DIR must have been evaluated first with
     python evaluate_model.py --model_dir RUN_DIR --evaluate --json RUN_DIR/evaluation.json
@@ -32,8 +32,10 @@ from bidirectional_infogan.data.common import DataError
 from bidirectional_infogan.evaluate.evaluation_data import load_test_set
 from bidirectional_infogan.model.latent import split_latent
 from bidirectional_infogan.runs.run_folder import RunFolderError, load_run_config
+from bidirectional_infogan.util.arguments import fail
 
-ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = "mnist_results.py"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def ink_and_slant(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +74,7 @@ def health_entry(report: dict | None) -> dict | None:
 
 def changed_flags(flags: dict) -> dict:
     """The flags of a run that shape training and differ from train_mnist.py's defaults (the paper's)."""
-    import find_paper_run  # scripts/ is on the path when this runs as a script
+    import find_paper_run  # this folder is on the path when this runs as a script
     paper = find_paper_run.paper_settings("mnist")
     return {name: flags[name] for name in sorted(paper) if name in flags and flags[name] != paper[name]}
 
@@ -89,7 +91,7 @@ def save_test_categories(categories: np.ndarray, output: Path, seed: int, run_na
 
 
 def describe_run(run_dir: Path, test, output: Path) -> dict:
-    import find_paper_run  # scripts/ is on the path when this runs as a script
+    import find_paper_run  # this folder is on the path when this runs as a script
     evaluation = json.loads((run_dir / "evaluation.json").read_text())
     run = load_run_config(run_dir)
     iteration = evaluation["iteration"]
@@ -202,13 +204,7 @@ def read_published(path: Path) -> list[dict]:
                 raise ValueError(f"run {number} has no {', '.join(missing)}")
         return runs
     except (OSError, ValueError, KeyError, TypeError) as err:
-        fail(f"cannot read the runs of {path} ({err}); move it away or use --fresh")
-
-
-def fail(message) -> None:
-    """A user error: one line on stderr and exit code 2, as the project's other scripts."""
-    print(f"mnist_results.py: error: {message}", file=sys.stderr)
-    sys.exit(2)
+        fail(f"cannot read the runs of {path} ({err}); move it away or use --fresh", PROGRAM)
 
 
 def main() -> None:
@@ -225,11 +221,11 @@ def main() -> None:
     for skipped in sorted(set(args.run_dirs) - set(evaluated)):
         print(f"skipping {skipped}: no evaluation.json (run evaluate_model.py --evaluate --json on it first)")
     if not evaluated:
-        fail("no evaluated run given (none has an evaluation.json)")
+        fail("no evaluated run given (none has an evaluation.json)", PROGRAM)
     try:
         test = load_test_set(load_run_config(evaluated[0]), args.data_dir)
     except (DataError, RunFolderError) as err:
-        fail(err)
+        fail(err, PROGRAM)
     runs, kept = merge_runs(published, [describe_run(d, test, args.output) for d in evaluated])
     for run in kept:
         print(f"keeping seed {run['seed']} ({run['run']}) from {args.output}: its folder was not given")

@@ -1,14 +1,14 @@
 """Print the run folders under RUNS_DIR that train at the paper's settings, one per line.
 
-    python scripts/find_paper_run.py RUNS_DIR          every such MNIST run, oldest first
-    python scripts/find_paper_run.py RUNS_DIR SEED     the oldest such MNIST run of SEED (nothing if none)
-    DATASET=svhn python scripts/find_paper_run.py ...  the same for SVHN (or celeba): that script's defaults
+    python scripts/mnist/find_paper_run.py RUNS_DIR          every such MNIST run, oldest first
+    python scripts/mnist/find_paper_run.py RUNS_DIR SEED     the oldest such MNIST run of SEED (nothing if none)
+    DATASET=svhn python scripts/mnist/find_paper_run.py ...  the same for SVHN (or celeba): that script's defaults
     EXTRA_FLAGS="--balance_weight 1" python ...         the runs at the defaults with these flags changed
     EXTRA_FLAGS="--recipe reliable" python ...          the runs at a recipe's values
 
 A run counts when every flag that shapes training has its default (flags absent from an older config.json
 count as default, and a recipe counts by the values it sets, not by its name); the loop settings (logging, checkpoint intervals, data folder) may differ, since they do
-not change the weights. Used by scripts/reproduce_mnist.sh and scripts/reproduce_proxy.sh to continue a run
+not change the weights. Used by scripts/mnist/reproduce_mnist.sh and scripts/investigations/reproduce_proxy.sh to continue a run
 instead of starting anew.
 """
 
@@ -70,7 +70,7 @@ if __name__ == "__main__":
         print(__doc__.strip())
         sys.exit(0)
     if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and not sys.argv[2].isdigit()):
-        print("usage: python scripts/find_paper_run.py RUNS_DIR [SEED]   (see --help)", file=sys.stderr)
+        print("usage: python scripts/mnist/find_paper_run.py RUNS_DIR [SEED]   (see --help)", file=sys.stderr)
         sys.exit(2)
     dataset = os.environ.get("DATASET", "mnist")
     if dataset not in DATASETS:
