@@ -3,16 +3,20 @@ project's SVHN loader; the factors file checked against the labels and the pixel
 what is drawn by a small classifier; determinism by seed and --workers; bad input and refusals."""
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import numpy as np
+import PIL
 import pytest
 import scipy.io
 from PIL import Image
+from PIL import features as pil_features
 
 from bidirectional_infogan.data import svhn
 
 import make_svhn_standin as standin  # noqa: E402 (each scripts/ folder is on pytest's pythonpath)
+import svhn_standin_render as render
 
 N_TRAIN, N_TEST = 150, 100
 FINAL_NAMES = {"train_32x32.mat", "test_32x32.mat", "factors_train.npz", "factors_test.npz", "README.txt"}
@@ -174,6 +178,54 @@ def test_same_seed_same_bytes_other_seed_other_images(tmp_path):
     assert not np.array_equal(f_a["digit"], f_c["digit"])
     # the two splits are different streams
     assert not np.array_equal(x_a[..., :30], load_mat(tmp_path / "a", "test")["X"])
+
+
+# The default output as it was before --label_prior and --neighbours (made with the code of commit 7a7292d).
+DEFAULT_DRAWS = "de129717b2284919217030dc3b475c95fbebdfbda1be394896a530af76e738fd"
+DEFAULT_MADE_WITH = {"DejaVuSans.ttf": "abdc775b21b1bc470d50c97e790d276f2054b7504e56e5bd3e64f48d68582322",
+                     "numpy": "2.4.6", "Pillow": "13.0.0", "freetype2": "2.14.3", "jpeg": "6.2"}
+DEFAULT_OUTPUT = {  # 300 training and 100 test images, seed 0, DejaVuSans.ttf only (README: its folder as FONTDIR)
+    "README.txt": "62ded0488b3e96850b49147292453fd14957b63523a5b5b149e3a00585403087",
+    "factors_test.npz": "858c42c6e99663895b18d6dee5efcde9328cf6a183c5e737daa964bdf2d879fb",
+    "factors_train.npz": "1da028c0cca13fc6d29dcba887ad901e338dee97d2f7e855606caab877117b51",
+    "test_32x32.mat": "090f59739ef22964dafb75629bd470a244749f6ed377843d92508c33469309c4",
+    "train_32x32.mat": "c35d475e5977cdd5b956882e7c554c77ae7e12950893a8837393c8dc25d65bfd",
+}
+
+
+def test_default_draws_unchanged():
+    """The factors drawn by default, and the random stream after them (the textures and noise draw from it),
+    for a training and a test chunk: numpy only, no fonts."""
+    h = hashlib.sha256()
+    for split in (0, 1):
+        rng = np.random.default_rng([0, split, 0])
+        f = render.draw_factors(rng, 500, 7)
+        for key in sorted(f):
+            h.update(key.encode())
+            h.update(np.ascontiguousarray(f[key]).tobytes())
+        h.update(rng.random(4).tobytes())
+    assert h.hexdigest() == DEFAULT_DRAWS
+
+
+def test_default_output_unchanged(tmp_path):
+    """All five files of a small default run, byte for byte. The bytes depend on the font file and on
+    numpy, Pillow, FreeType and libjpeg: elsewhere this skips (test_default_draws_unchanged still runs)."""
+    font = next((p for p in standin.find_fonts() if p.name == "DejaVuSans.ttf"), None)
+    if font is None:
+        pytest.skip("DejaVuSans.ttf is not installed")
+    made_with = {"DejaVuSans.ttf": hashlib.sha256(font.read_bytes()).hexdigest(), "numpy": np.__version__,
+                 "Pillow": PIL.__version__, "freetype2": pil_features.version("freetype2"),
+                 "jpeg": pil_features.version("jpg")}
+    if made_with != DEFAULT_MADE_WITH:
+        pytest.skip(f"the reference bytes were made with {DEFAULT_MADE_WITH}, this is {made_with}")
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    shutil.copy(font, fonts)
+    assert run(["--out", tmp_path / "o", "--train_count", 300, "--test_count", 100, "--seed", 0, "--workers", 1,
+                "--font_dir", fonts]) == (0, None)
+    readme = tmp_path / "o" / "README.txt"
+    readme.write_text(readme.read_text().replace(str(fonts), "FONTDIR"))
+    assert digests(tmp_path / "o") == DEFAULT_OUTPUT
 
 
 @pytest.mark.slow
