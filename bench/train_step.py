@@ -1,6 +1,7 @@
 """Benchmark: seconds per training iteration, achieved GFLOP/s, and the machine's float32 matmul GFLOP/s.
 
     python bench/train_step.py [--batch_size 128] [--iterations 20] [--dataset mnist|svhn] [--no-baseline]
+    python bench/train_step.py --precision mixed_bfloat16 [--iterations 20] [--per-layer]
 
 The FLOP count is the model's arithmetic, read off the built layers: 2 FLOPs per multiply-add, a forward
 pass of G, two of E and two of D per iteration, and the backward pass counted as twice the forward. The
@@ -10,6 +11,11 @@ ratio between the two is comparable across machines.
 Unless --no-baseline is given, the same measurement is repeated in a child process with TensorFlow's default
 CPU kernels (TF_ENABLE_ONEDNN_OPTS=0), the set-up a plain TensorFlow install gets on this machine, and the
 speed-up of our default set-up over it is printed.
+
+With --precision P (bench_precision.py), the MNIST step (batch 128) and the table-2 step (SVHN's networks, batch
+32) are each timed in P and in float32 in this process, the two models' steps interleaved so that other load on
+the machine hits both alike; the last line is the smaller of the two speed-ups. It also says whether the processor
+has bfloat16 units. --per-layer adds, per kind of layer, the forward and backward time in both precisions.
 """
 
 from __future__ import annotations
@@ -105,8 +111,17 @@ def main() -> None:
                              f"{TABLE2_DEFAULTS['batch_size']} (others)")
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--no-baseline", action="store_true", help="skip the default-kernels comparison")
+    parser.add_argument("--precision", choices=("mixed_bfloat16", "mixed_float16"),
+                        help="compare this precision with float32 on the MNIST and table-2 steps (interleaved, in "
+                             "this process; --dataset, --batch_size and the baseline do not apply)")
+    parser.add_argument("--per-layer", action="store_true",
+                        help="with --precision: also time each kind of layer in both precisions")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child-process output
     args = parser.parse_args()
+    if args.precision:
+        from bench_precision import compare_precisions
+        compare_precisions(args.precision, args.iterations, args.per_layer)
+        return
     batch = args.batch_size or DATASETS[args.dataset].defaults["batch_size"]
 
     result = measure(args.dataset, batch, args.iterations)

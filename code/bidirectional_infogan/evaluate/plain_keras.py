@@ -1,6 +1,7 @@
 """E and G rebuilt from Keras's own layers, so that the exported .keras files load without this project
 (pretrained.py says how), and the check that the rebuilt networks compute what the training ones do, within
-float32 rounding."""
+float32 rounding. The exported networks compute in float32 whatever precision the run trained in (--precision):
+their users get what they got before mixed precision existed."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ PARITY_SAMPLES = 256  # codes and test images on which the exported networks are
 
 
 def _plain_copy(layer):
-    """A new layer of Keras itself with `layer`'s config, without initialisers; FusedBatchNorm ->
-    BatchNormalization (same config: axis, momentum, epsilon, center, scale)."""
+    """A new layer of Keras itself with `layer`'s config, without initialisers, computing in float32;
+    FusedBatchNorm -> BatchNormalization (same config: axis, momentum, epsilon, center, scale)."""
     from keras import layers
     if isinstance(layer, layers.GaussianNoise):
         raise ExportError(f"layer {layer.name} is a noise layer; G and E should have none")
-    config = layer.get_config()
+    config = {**layer.get_config(), "dtype": "float32"}
     for key in [key for key in config if key.endswith("_initializer")]:
         del config[key]
     cls = layers.BatchNormalization if isinstance(layer, layers.BatchNormalization) else type(layer)
@@ -161,6 +162,20 @@ def pre_activations(model, layer, inputs) -> tuple[np.ndarray, np.ndarray]:
     return results[0], results[1]
 
 
+def float32_twin(model):
+    """`model` (a model.BidirectionalInfoGAN) if it computes in float32; for a run trained in a 16-bit precision,
+    G and E rebuilt in float32 with its weights (what the exported networks compute, to compare them with)."""
+    if model.train_cfg.precision == "float32":
+        return model
+    import dataclasses
+
+    from bidirectional_infogan.model.gan import BidirectionalInfoGAN
+    twin = BidirectionalInfoGAN(model.cfg, dataclasses.replace(model.train_cfg, precision="float32"))
+    for network, trained in ((twin.generator, model.generator), (twin.encoder, model.encoder)):
+        network.set_weights(trained.get_weights())
+    return twin
+
+
 def parity(model, cfg, codes: np.ndarray, images: np.ndarray, exported: ExportedModel) -> dict:
     """How far the exported networks are from the training ones (`model`, a model.BidirectionalInfoGAN)
     on the same codes and images: per output, the largest difference and the largest ratio of difference to
@@ -169,8 +184,10 @@ def parity(model, cfg, codes: np.ndarray, images: np.ndarray, exported: Exported
     Each element's tolerance is its pre-activation tolerance (`float32_tolerance`) times the slope of the
     activation there (first order: sigmoid s (1 - s), tanh 1 - t^2, linear 1; softmax 2 p_i (1 - p_i) times
     the largest tolerance of the row's logits, since dp_i = p_i (dl_i - sum_j p_j dl_j)), plus eps for the
-    rounding of the activation itself (outputs are at most 1 in size, continuous ones a few)."""
+    rounding of the activation itself (outputs are at most 1 in size, continuous ones a few). A run trained in a
+    16-bit precision is compared through its float32 twin (`float32_twin`)."""
     from bidirectional_infogan.data.common import as_float
+    model = float32_twin(model)
     out = {}
 
     def compare(name, mine, theirs, tolerance):

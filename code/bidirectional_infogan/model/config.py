@@ -17,6 +17,9 @@ from bidirectional_infogan.data.augment import AUGMENTATIONS
 
 ACTIVATIONS = ("elu", "relu", "lrelu")
 INITIALISATIONS = ("original", "he")
+# --precision: "float32" is the paper's step; the mixed ones keep the variables in float32 and compute the hidden
+# layers in bfloat16 or float16 (networks.dtype_policy; docs/training.md says when to use which).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 class ConfigError(ValueError):
@@ -155,6 +158,8 @@ class TrainConfig:
     real_terms_variables: int = 0
     # R1 gradient penalty on D's real pairs, gamma / 2 * |grad D logit|^2 (losses.gradient_penalty)
     d_r1: float = 0.0
+    # Arithmetic of the hidden layers (PRECISIONS); mixed_float16 also scales the losses (dynamic loss scaling).
+    precision: str = "float32"
 
     def validate(self) -> None:
         for name in ("batch_size", "max_iter"):
@@ -184,6 +189,8 @@ class TrainConfig:
         if self.consistency_augment not in AUGMENTATIONS:
             raise ConfigError(f"consistency_augment must be one of {', '.join(AUGMENTATIONS)}, "
                               f"got {self.consistency_augment}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision}")
         if not 0 <= self.seed < 2 ** 32:
             raise ConfigError(f"seed must be in 0..{2 ** 32 - 1}, got {self.seed}")
 

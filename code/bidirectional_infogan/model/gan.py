@@ -2,6 +2,11 @@
 
 One iteration is the original's: one forward pass on one batch, then D and (G, E) are updated from it
 together (simultaneous, not alternating).
+
+Precision (TrainConfig.precision): the networks' hidden layers compute in it, their output layers and everything
+here (losses, information terms, R1 penalty, optimiser updates) in float32. mixed_float16 wraps each Adam in
+Keras's LossScaleOptimizer (dynamic loss scaling: float16 gradients would underflow); float32 is the paper's step,
+op for op.
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ def discriminator_logit_function(discriminator: keras.Model):
     hidden_model = keras.Model(discriminator.inputs, output_layer.input)
 
     def logits(pair):
-        return tf.matmul(hidden_model(pair, training=True), output_layer.kernel) + output_layer.bias
+        hidden = tf.cast(hidden_model(pair, training=True), output_layer.kernel.dtype)  # d_output is float32
+        return tf.matmul(hidden, output_layer.kernel) + output_layer.bias
     return logits
 
 
@@ -60,15 +66,20 @@ class BidirectionalInfoGAN:
     def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig):
         self.cfg, self.train_cfg = model_cfg, train_cfg
         keras.utils.set_random_seed(train_cfg.seed)  # weight initialisation
-        self.generator = build_generator(model_cfg)
-        self.encoder = build_encoder(model_cfg)
-        self.discriminator = build_discriminator(model_cfg, seed=train_cfg.seed)
+        precision = train_cfg.precision
+        self.generator = build_generator(model_cfg, precision)
+        self.encoder = build_encoder(model_cfg, precision)
+        self.discriminator = build_discriminator(model_cfg, seed=train_cfg.seed, precision=precision)
         self.d_schedule = learning_rate_schedule(train_cfg.lr_d, train_cfg.max_iter, train_cfg.lr_red)
         self.ge_schedule = learning_rate_schedule(train_cfg.lr_g, train_cfg.max_iter, train_cfg.lr_red)
         self.d_optimizer = keras.optimizers.Adam(self.d_schedule, beta_1=train_cfg.beta1_d, beta_2=0.999,
                                                  epsilon=train_cfg.adam_epsilon, name="d_adam")
         self.ge_optimizer = keras.optimizers.Adam(self.ge_schedule, beta_1=train_cfg.beta1_g, beta_2=0.999,
                                                   epsilon=train_cfg.adam_epsilon, name="ge_adam")
+        self.loss_scaling = precision == "mixed_float16"
+        if self.loss_scaling:  # unscales the gradients, skips a step whose gradients overflowed, adapts the scale
+            self.d_optimizer = keras.optimizers.LossScaleOptimizer(self.d_optimizer, name="d_loss_scale")
+            self.ge_optimizer = keras.optimizers.LossScaleOptimizer(self.ge_optimizer, name="ge_loss_scale")
         # Slots are created now, in the order the step uses, so that a checkpoint restores into them.
         self.d_optimizer.build(self.d_variables)
         self.ge_optimizer.build(self.ge_variables)
@@ -127,8 +138,11 @@ class BidirectionalInfoGAN:
             if tcfg.d_r1 > 0:
                 extra["D_r1"] = self._r1_penalty(images, tf.stop_gradient(real_code))
                 d_loss += 0.5 * tcfg.d_r1 * extra["D_r1"]
-        d_gradients = tape.gradient(d_loss, self.d_variables)
-        ge_gradients = tape.gradient(g_loss, self.ge_variables)
+            # mixed_float16: the gradients of the scaled losses (inside the tape); apply_gradients unscales them
+            d_target, g_target = ((self.d_optimizer.scale_loss(d_loss), self.ge_optimizer.scale_loss(g_loss))
+                                  if self.loss_scaling else (d_loss, g_loss))
+        d_gradients = tape.gradient(d_target, self.d_variables)
+        ge_gradients = tape.gradient(g_target, self.ge_variables)
         del tape
         # Both updates use gradients from the same forward pass.
         self.d_optimizer.apply_gradients(zip(d_gradients, self.d_variables))

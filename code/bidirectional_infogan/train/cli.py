@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bidirectional_infogan.model.config import (ACTIVATIONS, AUGMENTATIONS, D_BATCH_STATISTICS, INITIALISATIONS,
-                                                ConfigError, RunConfig, TrainConfig)
+                                                PRECISIONS, ConfigError, RunConfig, TrainConfig)
 from bidirectional_infogan.runs.run_folder import (RunFolderError, create_run_folder, list_checkpoints,
                                                    load_run_config, lock_run_folder, record_command,
                                                    write_run_files)
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from bidirectional_infogan.datasets import Dataset
 
 
-# Flags that only change logging or where the data are read from; a resumed run may change them.
+# Flags that only change logging or where the data are read from; a resumed run may change them. --precision is
+# not one of them: a run keeps the arithmetic it was started in (docs/training.md, "Precision").
 LOOP_FLAGS = ("log_every", "checkpoint_every", "scalars_every", "keep_checkpoints", "stop_after")
 RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
 # Flags added after run folders were made, with the value such an old run trained with (its config.json
@@ -37,7 +38,7 @@ RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
 OLD_RUN_FLAGS = {"recipe": None, "op_determinism": "on", "d_batch_statistics": "separate", "consistency_weight": 0.0,
                  "consistency_augment": TrainConfig.consistency_augment, "consistency_shear": 0.0,
                  "balance_weight": 0.0, "confidence_weight": 0.0,
-                 "real_terms_variables": 0, "d_r1": 0.0}
+                 "real_terms_variables": 0, "d_r1": 0.0, "precision": "float32"}
 
 
 def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
@@ -73,6 +74,12 @@ def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
                           "statistics; 'joint' calls D once on both, with shared statistics, so that D can "
                           "tell the two apart by what the batches differ in (default "
                           f"{d['d_batch_statistics']})")
+    opt.add_argument("--precision", choices=PRECISIONS,
+                     help="arithmetic of the networks' hidden layers: 'float32' (the paper's); 'mixed_bfloat16' "
+                          "(bfloat16 math, float32 weights, losses and batch-norm statistics: faster on CPUs with "
+                          "bfloat16 units, such as AVX512_BF16 or AMX, and on GPUs); 'mixed_float16' (the same in "
+                          "float16 with dynamic loss scaling: for GPUs, slow on CPUs); a resumed run keeps its "
+                          f"precision (docs/training.md) (default {d['precision']})")
     opt.add_argument("--op_determinism", choices=("on", "off"),
                      help="'on': TensorFlow's deterministic kernels, so that a run repeats and resumes "
                           "bitwise on the same machine and software; 'off': possibly faster on a GPU, but runs "
@@ -181,7 +188,8 @@ def build_run(dataset: Dataset, flags: dict) -> RunConfig:
                         consistency_augment=flags["consistency_augment"],
                         consistency_shear=flags["consistency_shear"], balance_weight=flags["balance_weight"],
                         confidence_weight=flags["confidence_weight"],
-                        real_terms_variables=flags["real_terms_variables"], d_r1=flags["d_r1"])
+                        real_terms_variables=flags["real_terms_variables"], d_r1=flags["d_r1"],
+                        precision=flags["precision"])
     train.validate()
     model = dataset.build_model_config(flags)
     model.validate()
@@ -287,13 +295,17 @@ def _main(dataset: Dataset, argv, held: contextlib.ExitStack) -> int:
         except CheckpointError as err:
             raise RunFolderError(str(err)) from None
         except TrainingDiverged as err:
-            new_run = "start a new run with lower learning rates (--lr_d, --lr_g)"
+            precision = run.train.precision
+            new_run = ("float16's narrow range may be the cause: start a new run with --precision mixed_bfloat16 or "
+                       "float32, or with lower learning rates (--lr_d, --lr_g)" if precision == "mixed_float16"
+                       else "start a new run with lower learning rates (--lr_d, --lr_g)")
             if err.last_good is None:
-                raise TrainingError(f"{err}; training stopped and nothing was saved; {new_run}") from None
+                raise TrainingError(f"{err} in precision {precision}; training stopped and nothing was saved; "
+                                    f"{new_run}") from None
             evaluate = shlex.join(["python", "evaluate_model.py", "--model_dir", str(run_dir), "--evaluate"])
-            raise TrainingError(f"{err}; training stopped without saving; the last good checkpoint is "
-                                f"iteration-{err.last_good} (evaluate it with: {evaluate}); a --resume from it "
-                                f"with the same settings would most likely diverge again: {new_run}") from None
+            raise TrainingError(f"{err} in precision {precision}; training stopped without saving; the last good "
+                                f"checkpoint is iteration-{err.last_good} (evaluate it with: {evaluate}); a --resume "
+                                f"from it with the same settings would most likely diverge again: {new_run}") from None
     except USER_ERRORS as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2

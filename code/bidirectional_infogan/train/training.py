@@ -36,7 +36,7 @@ from bidirectional_infogan.data.common import TrainingData, available_cpus, to_f
 from bidirectional_infogan.train.log_step import log_figures, log_health
 from bidirectional_infogan.model.gan import BidirectionalInfoGAN
 from bidirectional_infogan.util.progress import Progress
-from bidirectional_infogan.util.tf_setup import describe_device, device_line
+from bidirectional_infogan.util.tf_setup import NO_GPU, describe_device, device_line
 
 # Independent random streams, each seeded with [seed, stream, index].
 LATENT_STREAM, DATA_ORDER_STREAM, FIGURE_STREAM, AUGMENT_STREAM = 1, 2, 3, 4
@@ -121,8 +121,11 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
     `started()` is called once the resumed model is restored, before the first iteration."""
     out = out or sys.stdout
     print(device_line(), file=out, flush=True)
-    print_code_line(out)
     cfg, tcfg = run.model, run.train
+    if tcfg.precision == "mixed_float16" and describe_device() == NO_GPU:
+        print("note: --precision mixed_float16 on a CPU: CPUs compute float16 slowly, often more slowly than float32 "
+              "(mixed_bfloat16 is the fast 16-bit format there)", file=out, flush=True)
+    print_code_line(out)
     set_op_determinism(run.flags.get("op_determinism", "on") == "on", double_backprop=tcfg.d_r1 > 0)
     start = 0
     if resume:
