@@ -2,7 +2,7 @@
 
 Two models per step (MNIST at batch 128, the table-2 networks at batch 32), the same weights and inputs; after a
 warm-up, each round times one step of each model, in alternating order, so that load from other processes
-slows both alike. The speed-up is the ratio of the median seconds per iteration. --per-layer times each layer of
+slows both alike. The speed-up is the ratio of the median seconds per iteration. --per_layer times each layer of
 G, E and D alone (forward and backward, training mode, on its input's shape) in both precisions and sums the
 times by kind of layer: which operations the 16-bit kernels make faster, and which not.
 """

@@ -1,7 +1,7 @@
 """Benchmark: seconds per training iteration, achieved GFLOP/s, and the machine's float32 matmul GFLOP/s.
 
     python bench/train_step.py [--batch_size 128] [--iterations 20] [--dataset mnist|svhn] [--no-baseline]
-    python bench/train_step.py --precision mixed_bfloat16 [--iterations 20] [--per-layer]
+    python bench/train_step.py --precision mixed_bfloat16 [--iterations 20] [--per_layer]
 
 The FLOP count is the model's arithmetic, read off the built layers: 2 FLOPs per multiply-add, a forward
 pass of G, two of E and two of D per iteration, and the backward pass counted as twice the forward. The
@@ -15,7 +15,7 @@ speed-up of our default set-up over it is printed.
 With --precision P (bench_precision.py), the MNIST step (batch 128) and the table-2 step (SVHN's networks, batch
 32) are each timed in P and in float32 in this process, the two models' steps interleaved so that other load on
 the machine hits both alike; the last line is the smaller of the two speed-ups. It also says whether the processor
-has bfloat16 units. --per-layer adds, per kind of layer, the forward and backward time in both precisions.
+has bfloat16 units. --per_layer adds, per kind of layer, the forward and backward time in both precisions.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--precision", choices=("mixed_bfloat16", "mixed_float16"),
                         help="compare this precision with float32 on the MNIST and table-2 steps (interleaved, in "
                              "this process; --dataset, --batch_size and the baseline do not apply)")
-    parser.add_argument("--per-layer", action="store_true",
+    parser.add_argument("--per_layer", action="store_true",
                         help="with --precision: also time each kind of layer in both precisions")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child-process output
     args = parser.parse_args()
