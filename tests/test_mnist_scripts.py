@@ -340,6 +340,13 @@ def test_trajectory_script_accuracy_health_and_where_it_writes(trained_run, mnis
     assert done.returncode == 0, done.stderr[-2000:]
     points = json.loads(output.read_text())["points"]
     assert [p["iteration"] for p in points] == [20, 40]
+    labels = mnist_labels(mnist_dir)
+    for point in points:  # each checkpoint's test categories, beside the output, scoring its accuracy
+        name = f"seed12345_{run_dir.name}_iteration-{point['iteration']}.npy"
+        assert point["test_categories"] == f"{tmp_path.name}/trajectory/checkpoints/{name}"
+        categories = np.load(tmp_path / "trajectory" / "checkpoints" / name)
+        assert categories.dtype == np.uint8 and categories.shape == (10000,)
+        assert hungarian_accuracy(categories, labels) == pytest.approx(point["accuracy"], abs=1e-9)
     assert evaluate(["--model_dir", str(run_dir), "--evaluate", "--json", str(tmp_path / "evaluation.json"),
                      "--data_dir", str(mnist_dir)], out=io.StringIO()) == 0
     evaluation = json.loads((tmp_path / "evaluation.json").read_text())

@@ -79,15 +79,15 @@ def changed_flags(flags: dict) -> dict:
     return {name: flags[name] for name in sorted(paper) if name in flags and flags[name] != paper[name]}
 
 
-def save_test_categories(categories: np.ndarray, output: Path, seed: int, run_name: str) -> str:
-    """Save a run's test categories beside `output` (results/X.json -> results/X/seed<SEED>_<run>.npy); returns
-    the path as the results file names it, relative to the folder that holds results/."""
-    path = output.with_suffix("") / f"seed{seed}_{run_name}.npy"
+def save_test_categories(categories: np.ndarray, path: Path, output: Path) -> str:
+    """Save test categories (uint8, one per test image) to `path` (written whole, then renamed); returns the path
+    as the results file `output` names it: relative to the folder that holds results/, if it is inside."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npy")
     np.save(partial, categories.astype(np.uint8))
     partial.replace(path)
-    return path.relative_to(output.parent.parent).as_posix()
+    root = output.parent.parent.resolve()
+    return path.resolve().relative_to(root).as_posix() if path.resolve().is_relative_to(root) else str(path)
 
 
 def describe_run(run_dir: Path, test, output: Path) -> dict:
@@ -123,8 +123,10 @@ def describe_run(run_dir: Path, test, output: Path) -> dict:
         "cpus": sessions[-1]["cpus"] if sessions else None,
         # the commits that trained it, in order (sessions before timing.jsonl recorded the code count as null)
         "code": list(dict.fromkeys(s.get("code") for s in sessions)),
-        "test_categories": save_test_categories(latent.categorical[0].argmax(axis=1), output, run.train.seed,
-                                                run_dir.name),
+        # results/X.json -> results/X/seed<SEED>_<run>.npy
+        "test_categories": save_test_categories(latent.categorical[0].argmax(axis=1),
+                                                output.with_suffix("") / f"seed{run.train.seed}_{run_dir.name}.npy",
+                                                output),
     }
 
 
@@ -208,7 +210,8 @@ def read_published(path: Path) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "mnist.json")
     parser.add_argument("--data_dir", default=None, help="MNIST folder (default: the first run's)")

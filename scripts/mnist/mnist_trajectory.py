@@ -5,7 +5,9 @@ to compare a run's course with the reference trajectory.
 
 FILE defaults to results/mnist_trajectory_seed<SEED>.json for a run at the paper's settings and to
 results/mnist_<RECIPE>_trajectory_seed<SEED>.json for one at a recipe's values (train_mnist.py --recipe); a run
-with other flags needs --output (the robust-mode trajectories in results/ were written so). A file that holds another run's trajectory is never replaced.
+with other flags needs --output (the robust-mode trajectories in results/ were written so). A file that holds
+another run's trajectory is never replaced. Each checkpoint's test categories (E's most probable category of each
+test image, uint8 .npy) are saved too, for scripts/mnist/run_selection.py (--categories_dir).
 
 Train with `--checkpoint_every 1000 --keep_checkpoints 40` (loop settings only: they do not change the
 trajectory) to have a checkpoint every 1,000 iterations (40 leaves room for the checkpoints that stopping and
@@ -50,12 +52,17 @@ def holder(path: Path) -> str | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--output", type=Path, default=None,
                         help="JSON file to write (default: results/mnist_trajectory_seed<SEED>.json of the checkout, "
                              "or mnist_<RECIPE>_trajectory_seed<SEED>.json for a run at a recipe's values)")
     parser.add_argument("--data_dir", default=None, help="MNIST folder (default: the run's own)")
+    parser.add_argument("--categories_dir", type=Path, default=None,
+                        help="where each checkpoint's test categories go, as seed<SEED>_<RUN>_iteration-<N>.npy "
+                             "(default: results/mnist_<RECIPE>/checkpoints/ for results/mnist_<RECIPE>_trajectory_"
+                             "seed<SEED>.json, results/mnist/checkpoints/ for the paper's; else beside --output)")
     args = parser.parse_args()
 
     from bidirectional_infogan.util.tf_setup import import_tensorflow
@@ -64,7 +71,7 @@ def main() -> None:
     from bidirectional_infogan.evaluate.code_cache import cached_test_codes
     from bidirectional_infogan.evaluate.evaluation_data import load_test_set
     from bidirectional_infogan.evaluate.health import model_health
-    from mnist_results import health_entry
+    from mnist_results import health_entry, save_test_categories
     from bidirectional_infogan.model.latent import split_latent
     from bidirectional_infogan.runs.checkpoints import CheckpointError, load_trained_model
     from bidirectional_infogan.runs.errors import USER_ERRORS
@@ -81,6 +88,8 @@ def main() -> None:
     if holder(output) not in (None, args.run_dir.name):
         fail(f"{output} holds {'the trajectory of run ' + holder(output) if holder(output) else 'something else'}"
              "; give another --output (it is not replaced)", PROGRAM)
+    # each checkpoint's test categories: results/mnist_reliable_trajectory_seed1.json -> results/mnist_reliable/checkpoints/
+    categories_dir = args.categories_dir or output.parent / output.stem.split("_trajectory_")[0] / "checkpoints"
     n_categories = run.model.categorical_dims[0]  # the values of the first categorical variable
     points = []
     for iteration in list_checkpoints(args.run_dir):
@@ -93,8 +102,13 @@ def main() -> None:
         mapping = evaluation.hungarian_mapping(categories, test.labels, n_categories, test.n_classes)
         report = evaluation.classification_report(categories, test.labels, n_categories, test.n_classes, mapping)
         health = health_entry(model_health(model, test.images))
+        name = f"seed{run.train.seed}_{args.run_dir.name}_iteration-{iteration}.npy"
+        try:
+            saved = save_test_categories(categories, categories_dir / name, output)
+        except OSError as err:
+            fail(f"cannot write {categories_dir / name}: {err.strerror or err}", PROGRAM)
         points.append({"iteration": iteration, "accuracy": report["accuracy"], "nmi": report["nmi"],
-                       "ari": report["ari"], "health": health})
+                       "ari": report["ari"], "health": health, "test_categories": saved})
         print(f"{iteration:>6}: accuracy {report['accuracy']:.2%}  NMI {report['nmi']:.3f}  ARI {report['ari']:.3f}  "
               f"health {health['score']:.3f}", flush=True)
     text = json.dumps({"run": args.run_dir.name, "seed": run.train.seed, "points": points}, indent=2) + "\n"
