@@ -1,6 +1,7 @@
 """scripts/svhn_standin/make_svhn_standin.py: rendered house numbers in SVHN's .mat format, read back with scipy and with the
 project's SVHN loader; the factors file checked against the labels and the pixels; the label checked against
-what is drawn by a small classifier; determinism by seed and --workers; bad input and refusals."""
+what is drawn by a small classifier; determinism by seed and --workers; the default output byte for byte as before
+--label_prior and --neighbours; their svhn draws against SVHN's counts; bad input and refusals."""
 
 import hashlib
 import shutil
@@ -238,6 +239,78 @@ def test_workers_do_not_change_the_output(tmp_path, monkeypatch):
     assert digests(tmp_path / "one") == digests(tmp_path / "two")
 
 
+# --- --label_prior svhn and --neighbours svhn ------------------------------------------------------------------
+
+PRIOR_DRAWS = 200_000  # crops drawn (not rendered) per split
+
+
+def within_binomial_error(counts: np.ndarray, n: int, p: np.ndarray, sigmas: float = 4.5) -> bool:
+    """Each count within `sigmas` binomial standard deviations sqrt(n p (1 - p)) of n p."""
+    return bool(np.all(np.abs(counts - n * p) <= sigmas * np.sqrt(n * p * (1 - p))))
+
+
+@pytest.mark.parametrize("split, name", [(0, "train"), (1, "test")])
+def test_svhn_label_prior(split, name):
+    """The centre digits drawn with --label_prior svhn follow SVHN's label counts of that split, within 4.5
+    binomial standard deviations at 200,000 draws (0.4 points for the 1s; uniform digits would be 9 points
+    off); so do the neighbours."""
+    counts = np.array(svhn.LABEL_COUNTS[name])
+    assert counts.sum() == {"train": 73_257, "test": 26_032}[name]  # the crops of train_32x32.mat / test_32x32.mat
+    p = counts / counts.sum()
+    f = render.draw_factors(np.random.default_rng([5, split]), PRIOR_DRAWS, 3, split, "svhn", "standin")
+    assert within_binomial_error(np.bincount(f["digit"], minlength=10), PRIOR_DRAWS, p)
+    neighbours = np.concatenate([f["left_digit"], f["right_digit"]])
+    neighbours = neighbours[neighbours >= 0]
+    assert within_binomial_error(np.bincount(neighbours, minlength=10), len(neighbours), p)
+
+
+# SVHN's crops with 0, 1 and 2 neighbours: a crop is one digit of a house number; the numbers of 1, 2, ... 6 digits
+# (train 5137, 18130, 8691, 1434, 9, 1; test 2483, 8356, 2081, 146, 2) give their end digits one neighbour each
+# and their inner digits two.
+SVHN_NEIGHBOURS = {"train": (5137, 56530, 11590), "test": (2483, 21170, 2379)}
+
+
+@pytest.mark.parametrize("split, name", [(0, "train"), (1, "test")])
+def test_svhn_neighbours(split, name):
+    """--neighbours svhn: the crops with 0, 1 and 2 drawn neighbours (93% and 90% with at least one), each within
+    4.5 binomial standard deviations at 200,000 draws; a single neighbour at the left as often as at the right.
+    The digits stay uniform under --label_prior uniform."""
+    counts = np.array(SVHN_NEIGHBOURS[name])
+    assert counts.sum() == {"train": 73_257, "test": 26_032}[name]
+    f = render.draw_factors(np.random.default_rng([6, split]), PRIOR_DRAWS, 3, split, "uniform", "svhn")
+    drawn = (f["left_digit"] >= 0).astype(int) + (f["right_digit"] >= 0)
+    assert within_binomial_error(np.bincount(drawn, minlength=3), PRIOR_DRAWS, counts / counts.sum())
+    one = drawn == 1
+    assert within_binomial_error(np.sum(one & (f["left_digit"] >= 0)), one.sum(), np.array(0.5))
+    assert within_binomial_error(np.bincount(f["digit"], minlength=10), PRIOR_DRAWS, np.full(10, 0.1))
+
+
+def test_options_reach_the_drawing_and_are_recorded(tmp_path, out):
+    """A rendered run with both options draws what draw_factors draws with them (seed 0: each split's first
+    chunk), and records them in the factors files and README.txt; a default run records neither."""
+    folder = tmp_path / "svhn"
+    assert run(["--out", folder, "--train_count", 300, "--test_count", 100, "--workers", 1,
+                "--label_prior", "svhn", "--neighbours", "svhn"]) == (0, None)
+    readme = (folder / "README.txt").read_text()
+    assert "made with --label_prior svhn --neighbours svhn" in readme
+    for split, (name, n) in enumerate((("train", 300), ("test", 100))):
+        f = np.load(folder / f"factors_{name}.npz")
+        assert str(f["label_prior"]) == "svhn" and str(f["neighbours"]) == "svhn"
+        drawn = render.draw_factors(np.random.default_rng([0, split, 0]), n, len(f["font_names"]), split,
+                                    "svhn", "svhn")
+        for key in ("digit", "left_digit", "right_digit", "font"):
+            np.testing.assert_array_equal(f[key], drawn[key], err_msg=key)
+        np.testing.assert_array_equal(f["digit"], load_mat(folder, name)["y"].reshape(-1) % 10)
+    for line in standin.OPTION_FIELDS.splitlines():
+        assert line in readme
+    assert run(["--out", tmp_path / "prior", "--train_count", 5, "--test_count", 5, "--workers", 1,
+                "--label_prior", "svhn"]) == (0, None)
+    f = np.load(tmp_path / "prior" / "factors_test.npz")
+    assert (str(f["label_prior"]), str(f["neighbours"])) == ("svhn", "standin")
+    assert not {"label_prior", "neighbours"} & set(np.load(out / "factors_train.npz").files)
+    assert "label_prior" not in (out / "README.txt").read_text()
+
+
 # --- fonts -------------------------------------------------------------------------------------------------
 
 def test_font_filter_keeps_digit_fonts_and_drops_symbol_fonts():
@@ -280,6 +353,8 @@ def assert_one_error_line(lines, *words):
     (["--workers", 0], ["--workers"]),
     (["--seed", -1], ["--seed"]),
     (["--train_count", "many"], ["invalid int value"]),  # argparse's own check: one line as well
+    (["--label_prior", "zipf"], ["--label_prior", "invalid choice", "zipf"]),
+    (["--neighbours", "many"], ["--neighbours", "invalid choice", "many"]),
 ])
 def test_bad_numbers(tmp_path, capsys, args, words):
     target = tmp_path / "o"

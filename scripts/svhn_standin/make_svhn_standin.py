@@ -1,6 +1,7 @@
 """Write a house-number stand-in for SVHN, rendered from TrueType fonts, in SVHN's cropped-digit file format.
 
     python scripts/svhn_standin/make_svhn_standin.py --out DIR [--train_count 73257] [--test_count 26032] [--seed 0]
+                                        [--label_prior uniform|svhn] [--neighbours standin|svhn]
                                         [--workers W] [--overwrite] [--grid PNG] [--font_dir FOLDER ...]
 
 What it is for: real SVHN is not available here. These are 32x32 crops of synthetic house numbers whose
@@ -22,6 +23,16 @@ same baseline, often cut by the crop's edge; a background colour and a foregroun
 different brightness (dark on light or light on dark), a background texture (plain, noise, bricks, wood,
 plaster), a linear lighting ramp and sometimes a soft drop shadow; then Gaussian blur, sensor noise and
 JPEG compression (quality 30-90). The digits are drawn at 4x (128x128) and box-filtered down to 32x32.
+
+The digits and their neighbours. By default (--label_prior uniform --neighbours standin, the stand-in as it
+always was) the ten digits are equally common and each side has a neighbour with chance 0.6. --label_prior svhn
+draws the centre digit, and the neighbours, with the digit frequencies of SVHN's train_32x32.mat (training
+split) and test_32x32.mat (test split): 1 is 18.9% of the training crops, 9 6.4%. --neighbours svhn draws 0, 1
+or 2 neighbours as often as SVHN's crops have them: a crop is one digit of a house number, and 93% (train) and
+90% (test) of those digits belong to numbers of two or more digits (one neighbour at the left or the right for
+the first and last digits, two for the others). Whether a drawn neighbour shows in the crop depends on the
+geometry, as before (digits_visible). A folder made with either option records both in README.txt and in
+the factors files (label_prior, neighbours); without these fields it was made with the defaults.
 
 Fonts: the .ttf/.otf files of matplotlib's mpl-data/fonts/ttf (found without importing matplotlib; a
 dependency of this script only, see requirements-scripts.txt) and of /usr/share/fonts, or of the
@@ -56,7 +67,7 @@ from bidirectional_infogan.util.progress import Progress
 from bidirectional_infogan.data.dataset_output import save_svhn_mat, svhn_labels, why_not_replace
 # the fonts and the rendering of a chunk ("as": re-exported, make_svhn_standin.X stays their interface)
 from svhn_standin_fonts import default_font_dirs as default_font_dirs, draws_digits as draws_digits, find_fonts
-from svhn_standin_render import SIZE, TEXTURES, render_chunk
+from svhn_standin_render import LABEL_PRIORS, NEIGHBOUR_MODELS, SIZE, TEXTURES, render_chunk
 
 CHUNK = 1000  # images per random stream and per worker task (fixed: the output must not depend on --workers)
 SPLITS = ("train", "test")
@@ -92,19 +103,26 @@ noise_sigma           float64 Gaussian sensor noise in grey levels (before the J
 jpeg_quality          int64   30..90 in steps of 5
 font_names            str     the font file names; texture_names the texture names
 """
+OPTION_FIELDS = """\
+label_prior           str     one value: uniform (ten equally common digits) or svhn (SVHN's digit frequencies)
+neighbours            str     one value: standin (each side with chance 0.6) or svhn (0/1/2 as often as in SVHN)
+"""  # in the factors files and README.txt only if an option is not the default (the default output is unchanged)
+DEFAULTS = {"label_prior": "uniform", "neighbours": "standin"}
 
 
 # --- files -------------------------------------------------------------------------------------------------
 
-def chunk_tasks(font_paths, seed: int, split: int, count: int) -> list[tuple]:
-    return [(tuple(str(p) for p in font_paths), seed, split, i, start, min(CHUNK, count - start))
-            for i, start in enumerate(range(0, count, CHUNK))]
+def chunk_tasks(font_paths, seed: int, split: int, count: int, options: dict = DEFAULTS) -> list[tuple]:
+    return [(tuple(str(p) for p in font_paths), seed, split, i, start, min(CHUNK, count - start),
+             options["label_prior"], options["neighbours"]) for i, start in enumerate(range(0, count, CHUNK))]
 
 
-def generate(font_paths, seed: int, counts: dict, workers: int = 1, progress: Progress | None = None) -> dict:
-    """{split name: (images (n, 32, 32, 3) uint8, factors dict)} for counts {split name: n}."""
+def generate(font_paths, seed: int, counts: dict, workers: int = 1, progress: Progress | None = None,
+             options: dict = DEFAULTS) -> dict:
+    """{split name: (images (n, 32, 32, 3) uint8, factors dict)} for counts {split name: n} and options
+    {"label_prior": ..., "neighbours": ...}."""
     tasks = [(name, task) for split, name in enumerate(SPLITS) if counts.get(name)
-             for task in chunk_tasks(font_paths, seed, split, counts[name])]
+             for task in chunk_tasks(font_paths, seed, split, counts[name], options)]
     images = {name: np.empty((counts[name], SIZE, SIZE, 3), dtype=np.uint8) for name, _ in tasks}
     parts: dict[str, list] = {name: [] for name in images}
     done = 0
@@ -137,11 +155,16 @@ def save_mat(path: Path, images: np.ndarray, digits: np.ndarray, seed: int) -> N
                   f"SVHN stand-in (rendered fonts), seed {seed}", compress=False)
 
 
-def save_factors(path: Path, factors: dict, font_paths) -> None:
+def recorded(options: dict) -> dict:
+    """The options to record in the output: none for the defaults (their output is as it always was), else all."""
+    return {} if options == DEFAULTS else dict(options)
+
+
+def save_factors(path: Path, factors: dict, font_paths, options: dict = DEFAULTS) -> None:
     """np.savez (it dates its zip entries 1980: the same bytes every run), factors in a fixed key order."""
     arrays = {key: np.asarray(factors[key]) for key in sorted(factors)}
     np.savez(path, **arrays, font_names=np.array([p.name for p in font_paths]),
-             texture_names=np.array(TEXTURES))
+             texture_names=np.array(TEXTURES), **{key: np.array(value) for key, value in recorded(options).items()})
 
 
 def save_grid(images: np.ndarray, path: Path, columns: int = 10, zoom: int = 3, gap: int = 2) -> None:
@@ -157,13 +180,17 @@ def save_grid(images: np.ndarray, path: Path, columns: int = 10, zoom: int = 3, 
     Image.fromarray(grid).save(path, format="PNG", optimize=True)
 
 
-def readme_text(seed: int, counts: dict, font_paths) -> str:
+def readme_text(seed: int, counts: dict, font_paths, options: dict = DEFAULTS) -> str:
     fonts = "\n".join(f"{i:3d} {p.name}  ({p.parent})" for i, p in enumerate(font_paths))
+    chosen = recorded(options)
+    made_with = ("made with " + " ".join(f"--{key} {value}" for key, value in chosen.items())
+                 + " (label_prior and neighbours in the factors files).\n") if chosen else ""
     return (f"SVHN stand-in {MARKER} (seed {seed}): rendered house-number crops in SVHN's format, not SVHN.\n"
-            f"train_32x32.mat: {counts['train']} images; test_32x32.mat: {counts['test']} images.\n"
+            f"train_32x32.mat: {counts['train']} images; test_32x32.mat: {counts['test']} images.\n{made_with}"
             f"SVHN's loader takes the first 5,000 training images as its validation set.\n\n"
             f"factors_train.npz and factors_test.npz: one entry per image, in the order of the .mat file:\n"
-            f"{FIELDS}\ntexture_names: {', '.join(TEXTURES)}\n\nfonts (index: file name, folder):\n{fonts}\n")
+            f"{FIELDS}{OPTION_FIELDS if chosen else ''}\ntexture_names: {', '.join(TEXTURES)}\n\n"
+            f"fonts (index: file name, folder):\n{fonts}\n")
 
 
 PARTIAL = ".partial-"  # prefix of the temporary names in the output folder
@@ -182,12 +209,18 @@ def error(message: str) -> int:
 
 
 def main(argv=None) -> int:
-    parser = OneLineParser(prog="make_svhn_standin.py", allow_abbrev=False, description=__doc__,
+    parser = OneLineParser(prog="make_svhn_standin.py", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output folder (created; files go directly into it)")
     parser.add_argument("--train_count", type=int, default=73_257, help="training images (73,257 as SVHN)")
     parser.add_argument("--test_count", type=int, default=26_032, help="test images (26,032 as SVHN)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--label_prior", choices=LABEL_PRIORS, default=DEFAULTS["label_prior"],
+                        help="the digits' frequencies: uniform (default) or svhn (those of SVHN's train and test "
+                             "files, in each split)")
+    parser.add_argument("--neighbours", choices=NEIGHBOUR_MODELS, default=DEFAULTS["neighbours"],
+                        help="how many neighbour digits: standin (default; each side with chance 0.6) or svhn "
+                             "(0, 1 or 2 as often as in SVHN: about 90%% of the crops have one or two)")
     parser.add_argument("--workers", type=int, default=min(available_cpus(), 8),
                         help="processes rendering the images (default: one per CPU, at most 8); "
                              "the output does not depend on it")
@@ -228,25 +261,26 @@ def main(argv=None) -> int:
         return error(f"cannot write to {out}: {err.strerror or err}")
 
     counts = {"train": args.train_count, "test": args.test_count}
+    options = {"label_prior": args.label_prior, "neighbours": args.neighbours}
     start = time.monotonic()
     progress = Progress(sum(counts.values()), out=sys.stderr, label="images", line_interval=30.0)
     progress.message(f"SVHN stand-in: {counts['train']} training and {counts['test']} test images, "
                      f"{len(font_paths)} fonts, {args.workers} worker(s) -> {out}")
     try:
         try:
-            data = generate(font_paths, args.seed, counts, args.workers, progress)
+            data = generate(font_paths, args.seed, counts, args.workers, progress, options)
         finally:
             progress.close()
         for split in SPLITS:
             images, factors = data[split]
             for name, write in ((f"{split}_32x32.mat", lambda p: save_mat(p, images, factors["digit"], args.seed)),
-                                (f"factors_{split}.npz", lambda p: save_factors(p, factors, font_paths))):
+                                (f"factors_{split}.npz", lambda p: save_factors(p, factors, font_paths, options))):
                 temporary = out / f"{PARTIAL}{name}"
                 written.append(temporary)
                 write(temporary)
         temporary = out / f"{PARTIAL}README.txt"
         written.append(temporary)
-        temporary.write_text(readme_text(args.seed, counts, font_paths))
+        temporary.write_text(readme_text(args.seed, counts, font_paths, options))
         if grid is not None:
             temporary_grid = grid.with_name(f"{PARTIAL}{grid.name}")
             written.append(temporary_grid)

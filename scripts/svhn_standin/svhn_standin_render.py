@@ -13,6 +13,7 @@ import numpy as np
 from scipy import ndimage
 from PIL import Image
 
+from bidirectional_infogan.data.svhn import LABEL_COUNTS
 from svhn_standin_fonts import Glyphs, glyphs
 
 SIZE = 32  # the crop, pixels
@@ -24,7 +25,14 @@ ROTATION = 8.0  # degrees, uniform in +- this
 SHEAR = 0.2  # horizontal shear, uniform in +- this
 ASPECT = (0.85, 1.15)  # horizontal stretch
 SHIFT = 1.5  # the centre digit's ink box centre moves up to this many pixels from the crop centre, each way
-NEIGHBOUR_P = 0.6  # chance of a neighbour digit at the left, and independently at the right
+NEIGHBOUR_P = 0.6  # --neighbours standin: chance of a neighbour digit at the left, and independently at the right
+# --neighbours svhn: how many house numbers of 1, 2, ... 6 digits SVHN's full-number files hold (the digitStruct.mat
+# of train.tar.gz and test.tar.gz; 33,402 and 13,068 numbers, 73,257 and 26,032 digits: every digit is one crop of
+# train_32x32.mat / test_32x32.mat). Crops with 0 / 1 / 2 neighbours: 7.0 / 77.2 / 15.8% (train), 9.5 / 81.3 / 9.1%.
+NUMBER_LENGTHS = {"train": (5137, 18130, 8691, 1434, 9, 1), "test": (2483, 8356, 2081, 146, 2)}
+LABEL_PRIORS = ("uniform", "svhn")  # --label_prior: the centre digit and the neighbours, uniform or as in SVHN
+NEIGHBOUR_MODELS = ("standin", "svhn")  # --neighbours: how many neighbours are drawn
+SPLIT_NAMES = ("train", "test")  # by the split index of a task
 TRACKING = (0.02, 0.3)  # extra gap between digits, share of the digit height, added to the font's advance
 VISIBLE_INK = 2.0  # a neighbour counts as visible with at least this many pixels' worth of ink in the crop
 DARK_ON_LIGHT_P = 0.5
@@ -65,10 +73,53 @@ def colour_with_luma(hue, saturation, target) -> tuple[np.ndarray, np.ndarray]:
     return lightness, hls_to_rgb(hue, lightness, saturation)
 
 
-def draw_factors(rng: np.random.Generator, n: int, n_fonts: int) -> dict:
+def label_probabilities(label_prior: str, split: int) -> np.ndarray | None:
+    """The chance of each digit 0..9 for --label_prior (None: uniform) in split 0 (train) or 1 (test)."""
+    if label_prior == "uniform":
+        return None
+    counts = np.array(LABEL_COUNTS[SPLIT_NAMES[split]], dtype=np.float64)
+    return counts / counts.sum()
+
+
+def draw_digits(rng: np.random.Generator, n: int, p: np.ndarray | None) -> np.ndarray:
+    """n digits with chances p (None: uniform, the stand-in's original draw)."""
+    return rng.integers(0, 10, n) if p is None else rng.choice(10, n, p=p)
+
+
+def neighbour_shares(split: int) -> np.ndarray:
+    """The share of SVHN's crops with 0, 1 and 2 neighbour digits in split 0 (train) or 1 (test): of a number's
+    L digits, 2 have one neighbour and L - 2 have two (a single digit has none)."""
+    counts = np.zeros(3)
+    for length, numbers in enumerate(NUMBER_LENGTHS[SPLIT_NAMES[split]], start=1):
+        if length == 1:
+            counts[0] += numbers
+        else:
+            counts[1:] += (2 * numbers, (length - 2) * numbers)
+    return counts / counts.sum()
+
+
+def draw_neighbours(rng: np.random.Generator, n: int, neighbours: str, split: int,
+                    p: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The left and right neighbour digits (-1: none). standin: each side independently with NEIGHBOUR_P;
+    svhn: 0, 1 or 2 neighbours with SVHN's shares, a single one at the left or the right with equal chance (the
+    last or the first digit of its number). The digits are drawn with chances p, as the centre digit."""
+    if neighbours == "standin":
+        left = np.where(rng.random(n) < NEIGHBOUR_P, draw_digits(rng, n, p), -1)
+        return left, np.where(rng.random(n) < NEIGHBOUR_P, draw_digits(rng, n, p), -1)
+    count = rng.choice(3, n, p=neighbour_shares(split))
+    one_left = rng.random(n) < 0.5
+    left = np.where((count == 2) | ((count == 1) & one_left), draw_digits(rng, n, p), -1)
+    return left, np.where((count == 2) | ((count == 1) & ~one_left), draw_digits(rng, n, p), -1)
+
+
+def draw_factors(rng: np.random.Generator, n: int, n_fonts: int, split: int = 0, label_prior: str = "uniform",
+                 neighbours: str = "standin") -> dict:
+    """The random factors of n crops (split 0 train, 1 test: SVHN's chances differ). The defaults draw what the
+    stand-in always drew, in the same order from rng."""
     u = rng.uniform
+    p = label_probabilities(label_prior, split)
     f = {
-        "digit": rng.integers(0, 10, n),
+        "digit": draw_digits(rng, n, p),
         "font": rng.integers(0, n_fonts, n),
         "stroke_index": rng.choice(len(STROKES), n, p=STROKE_P),
         "scale": u(*HEIGHT, n),
@@ -77,8 +128,9 @@ def draw_factors(rng: np.random.Generator, n: int, n_fonts: int) -> dict:
         "aspect": u(*ASPECT, n),
         "shift_x": u(-SHIFT, SHIFT, n),
         "shift_y": u(-SHIFT, SHIFT, n),
-        "left_digit": np.where(rng.random(n) < NEIGHBOUR_P, rng.integers(0, 10, n), -1),
-        "right_digit": np.where(rng.random(n) < NEIGHBOUR_P, rng.integers(0, 10, n), -1),
+    }
+    f["left_digit"], f["right_digit"] = draw_neighbours(rng, n, neighbours, split, p)
+    f.update({
         "tracking": u(*TRACKING, n),
         "dark_on_light": rng.random(n) < DARK_ON_LIGHT_P,
         "background_hue": u(0, 1, n),
@@ -95,7 +147,7 @@ def draw_factors(rng: np.random.Generator, n: int, n_fonts: int) -> dict:
         "noise_sigma": u(*NOISE, n),
         "jpeg_quality": JPEG_QUALITY[0] + JPEG_QUALITY[2] * rng.integers(
             0, (JPEG_QUALITY[1] - JPEG_QUALITY[0]) // JPEG_QUALITY[2] + 1, n),
-    }
+    })
     dark = f["dark_on_light"]
     lo = np.where(dark, BACKGROUND_LUMA[True][0], BACKGROUND_LUMA[False][0])
     hi = np.where(dark, BACKGROUND_LUMA[True][1], BACKGROUND_LUMA[False][1])
@@ -308,9 +360,9 @@ def compose(rng, f: dict, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def render_chunk(task) -> tuple[int, np.ndarray, dict]:
     """One chunk: (its start, images (n, 32, 32, 3) uint8, factors). Runs in a worker process."""
-    font_paths, seed, split, index, start, n = task
+    font_paths, seed, split, index, start, n, label_prior, neighbours = task
     rng = np.random.default_rng([seed, split, index])
-    f = draw_factors(rng, n, len(font_paths))
+    f = draw_factors(rng, n, len(font_paths), split, label_prior, neighbours)
     mask, left_ink, right_ink, heights = digit_masks(f, font_paths)
     f["left_visible"] = left_ink >= VISIBLE_INK
     f["right_visible"] = right_ink >= VISIBLE_INK
