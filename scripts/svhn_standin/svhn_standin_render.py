@@ -29,6 +29,7 @@ NEIGHBOUR_P = 0.6  # --neighbours standin: chance of a neighbour digit at the le
 # --neighbours svhn: how many house numbers of 1, 2, ... 6 digits SVHN's full-number files hold (the digitStruct.mat
 # of train.tar.gz and test.tar.gz; 33,402 and 13,068 numbers, 73,257 and 26,032 digits: every digit is one crop of
 # train_32x32.mat / test_32x32.mat). Crops with 0 / 1 / 2 neighbours: 7.0 / 77.2 / 15.8% (train), 9.5 / 81.3 / 9.1%.
+# (written from memory of SVHN's statistics, not recounted here: docs/svhn-standin.md)
 NUMBER_LENGTHS = {"train": (5137, 18130, 8691, 1434, 9, 1), "test": (2483, 8356, 2081, 146, 2)}
 LABEL_PRIORS = ("uniform", "svhn")  # --label_prior: the centre digit and the neighbours, uniform or as in SVHN
 NEIGHBOUR_MODELS = ("standin", "svhn")  # --neighbours: how many neighbours are drawn
