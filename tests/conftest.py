@@ -25,10 +25,8 @@ def _has_mnist(folder: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    from bidirectional_infogan.data.mnist import default_cache_dir, ensure_downloaded
-    candidates = []
-    if os.environ.get("MNIST_DIR"):
-        candidates.append(Path(os.environ["MNIST_DIR"]))
+    from bidirectional_infogan.data.mnist import default_cache_dir, ensure_downloaded, environment_dir
+    candidates = [environment_dir()] if environment_dir() is not None else []  # $MNIST_DIR, as the package reads it
     candidates += [ROOT.parent / "shared" / "data" / "mnist", default_cache_dir()]
     for folder in candidates:
         if _has_mnist(folder):

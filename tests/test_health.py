@@ -116,3 +116,32 @@ def test_health_records_replace_later_iterations(tmp_path):
     assert [(r["iteration"], r["diversity"]) for r in records] == [(1000, 0.5), (2000, 0.7), (3000, 0.35)]
     assert health.final_over_peak(records) == pytest.approx(0.5)
     assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
+def test_a_low_score_early_in_a_run_is_called_expected(monkeypatch, tmp_path):
+    """Issue 43: before iteration health.EARLY_ITERATIONS a score under the threshold is said to be expected, in
+    the training log's health line and in evaluate_model.py's verdict; later, or over the threshold, not."""
+    from types import SimpleNamespace
+
+    import tensorflow as tf
+
+    from bidirectional_infogan.evaluate import scoring
+    from bidirectional_infogan.train import log_step
+    assert health.early_note(300, 0.36) == "a low score is expected before iteration 5,000"
+    assert health.early_note(health.EARLY_ITERATIONS, 0.36) is None and health.early_note(300, 0.9) is None
+    report = {"score": 0.36, "threshold": health.HEALTH_THRESHOLD, "healthy": False, "variables": []}
+    monkeypatch.setattr(health, "model_health", lambda *args, **kwargs: report)
+    monkeypatch.setattr(health, "generator_spread", lambda *args, **kwargs: {"diversity": 0.001})
+    images = np.zeros((health.MIN_IMAGES, 28, 28, 1), np.uint8)
+
+    def verdict(iteration):
+        inputs = SimpleNamespace(iteration=iteration, model=None, test=SimpleNamespace(images=images))
+        return scoring.health_outcome(inputs).lines[0]
+    assert verdict(300) == ("Health without labels: 0.360 (low at iteration 300: a low score is expected before "
+                            "iteration 5,000; threshold 0.8, docs/health.md)")
+    assert verdict(20000) == "Health without labels: 0.360 (suspect; threshold 0.8, docs/health.md)"
+    data = SimpleNamespace(validation_images=images)
+    line = log_step.log_health(None, tf.summary.create_noop_writer(), 300, data, tmp_path, 0)
+    assert line.startswith("health 0.360 (threshold 0.8; a low score is expected before iteration 5,000), ")
+    line = log_step.log_health(None, tf.summary.create_noop_writer(), 20000, data, tmp_path, 0)
+    assert line.startswith("health 0.360 (threshold 0.8), ")

@@ -1,5 +1,6 @@
 """The IDX reader on good, truncated and wrongly-magic files, file discovery, and the real MNIST split."""
 
+import dataclasses
 import gzip
 import struct
 
@@ -83,7 +84,7 @@ def test_download_checks_the_checksum(tmp_path):
         (served / (name + ".gz")).write_bytes(gzip.compress(b"wrong content"))
     with pytest.raises(DataError, match="checksum mismatch"):
         mnist.ensure_downloaded(tmp_path / "cache", mirrors=(served.as_uri() + "/",))
-    assert list((tmp_path / "cache").iterdir()) == []
+    assert not (tmp_path / "cache").exists()  # nothing kept, nor the folder the download made
 
 
 def test_real_mnist(mnist_dir):
@@ -133,6 +134,38 @@ def test_evaluation_reads_and_fetches_only_the_test_files(mnist_dir, tmp_path, m
     monkeypatch.setattr(mnist, "MIRRORS", (mirror.as_uri() + "/",))
     monkeypatch.setattr(mnist.ensure_downloaded, "__defaults__", ((mirror.as_uri() + "/",), None))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(mnist.ENVIRONMENT, raising=False)  # else the test files are read from there
     assert mnist.load_mnist_test().images.shape == (10000, 28, 28, 1)
     assert sorted(p.name for p in mnist.default_cache_dir().iterdir()) == [
         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
+
+def test_mnist_dir_is_where_every_entry_point_reads_mnist(tmp_path, monkeypatch):
+    """Issue 43: without --data_dir, $MNIST_DIR names the folder (training reads it and records it in
+    config.json, evaluation reads the test set from it); a wrong one is one DataError naming it."""
+    from bidirectional_infogan.datasets import DATASETS
+    from bidirectional_infogan.evaluate.evaluation_data import load_test_set
+    from bidirectional_infogan.train import cli
+    folder = write_fake_mnist(tmp_path / "m", n_train=12, n_test=7)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # never the real cache
+    monkeypatch.setenv(mnist.ENVIRONMENT, str(folder))
+    assert len(mnist.load_mnist(validation_size=5, download=False).train.labels) == 7
+    run = cli.build_run(DATASETS["mnist"], dict(DATASETS["mnist"].defaults))
+    assert run.data["data_dir"] == str(folder.resolve())  # what train_mnist.py records
+    assert len(load_test_set(dataclasses.replace(run, data={}), None).labels) == 7  # evaluate_model.py's path
+    monkeypatch.setenv(mnist.ENVIRONMENT, str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match=r"MNIST \(\$MNIST_DIR\) folder .*nowhere does not exist"):
+        mnist.load_mnist_test()
+    monkeypatch.setenv(mnist.ENVIRONMENT, "")  # empty: as unset, the download cache
+    assert mnist.environment_dir() is None
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_failed_download_leaves_no_empty_cache_folders(tmp_path, monkeypatch):
+    """Issue 43: a download that fails (here: a mirror that has nothing) removes the cache folders it made."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(mnist.ENVIRONMENT, raising=False)
+    (tmp_path / "empty_mirror").mkdir()
+    with pytest.raises(DataError, match="could not download"):
+        mnist.ensure_downloaded(mnist.default_cache_dir(), mirrors=((tmp_path / "empty_mirror").as_uri() + "/",))
+    assert not (tmp_path / "cache").exists()

@@ -59,6 +59,24 @@ def test_evaluate_model_on_the_exported_folder(exported, mnist_dir, tmp_path):
     assert report["misclassified"] == report["errors"] == results["errors"]
 
 
+@pytest.mark.slow
+def test_figures_of_an_exported_model_go_where_the_user_is(exported, mnist_dir, tmp_path, monkeypatch):
+    """Issue 43: without --output_dir the figures of an exported model go to ./samples/<its folder's name>/ in the
+    current folder, and the output says so; the exported folder (e.g. the checkout's pretrained/mnist) is left
+    as it is."""
+    from bidirectional_infogan.evaluate.cli import main
+    out, _ = exported
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    user = tmp_path / "user"
+    user.mkdir()
+    monkeypatch.chdir(user)
+    printed = io.StringIO()
+    assert main(["--model_dir", str(out), "--generate", "--data_dir", str(mnist_dir)], out=printed) == 0
+    assert f"figures go to {Path('samples') / out.name}/" in printed.getvalue()
+    assert (user / "samples" / out.name / "generated_imgs_categorical.png").is_file()
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
 def run_script(argv, capsys):
     code = export_pretrained.main([str(a) for a in argv])
     captured = capsys.readouterr()

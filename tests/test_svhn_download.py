@@ -125,7 +125,7 @@ def test_interrupted_download_leaves_nothing(server, tmp_path, monkeypatch):
     monkeypatch.setattr(download, "Progress", Interrupted)
     with pytest.raises(KeyboardInterrupt):
         svhn.load_svhn(validation_size=5)
-    assert list(cache_dir(tmp_path).iterdir()) == []
+    assert not (tmp_path / "xdg").exists()  # not even the cache folders the download made
 
 
 def check_error(tmp_path, message):
@@ -138,7 +138,8 @@ def check_error(tmp_path, message):
     assert text.endswith(f"; nothing was kept; alternatively download train_32x32.mat, test_32x32.mat from "
                          f"{svhn.URL} yourself and pass their folder with --data_dir")
     assert message in text
-    assert list(cache_dir(tmp_path).iterdir()) == []  # no temporary file, nothing under the real name
+    # no temporary file, nothing under the real name, and not the empty cache folders the download made (issue 43)
+    assert not (tmp_path / "xdg").exists()
 
 
 @pytest.mark.parametrize("how", ["cut", "short"])
@@ -173,6 +174,16 @@ def test_server_down(server, tmp_path, monkeypatch):
     monkeypatch.setattr(svhn, "URL", f"http://127.0.0.1:{port}/")
     check_error(tmp_path, "Connection refused")
     assert server.requests == []
+
+
+def test_a_failed_download_keeps_the_folders_that_were_there(server, tmp_path):
+    """Only the folders the download made go again: a cache folder that existed before (with its files) stays."""
+    cache_dir(tmp_path).mkdir(parents=True)
+    (cache_dir(tmp_path) / "notes.txt").write_text("mine")
+    del server.files["test_32x32.mat"]
+    with pytest.raises(DataError, match="HTTP Error 404"):
+        svhn.load_svhn(validation_size=5)
+    assert sorted(p.name for p in cache_dir(tmp_path).iterdir()) == ["notes.txt", "train_32x32.mat"]
 
 
 def test_data_dir_is_read_as_before(server, tmp_path):

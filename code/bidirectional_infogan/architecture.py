@@ -178,7 +178,8 @@ DOCUMENTS = {"mnist": mnist_document, "table2": table2_document}
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Print the architecture document of a data set's networks.")
+    parser = argparse.ArgumentParser(
+        allow_abbrev=False, description="Print the architecture document of a data set's networks.")
     parser.add_argument("dataset", choices=sorted(DOCUMENTS))
     args = parser.parse_args(argv)
     print(DOCUMENTS[args.dataset](), end="")

@@ -96,6 +96,10 @@ def _mnist_training_data(options: dict, validation_size: int) -> TrainingData:
                         validation_labels=data.validation.labels)
 
 
+def _str_or_none(path) -> str | None:
+    return None if path is None else str(path)
+
+
 def _mnist_test_set(run: RunConfig, folder) -> TestSet:
     return _digit_test_set(mnist.load_mnist_test(folder))
 
@@ -117,13 +121,15 @@ MNIST = Dataset(
                 "categorical variable with 10 values, 2 continuous variables, batch 128, 30,000 iterations. One seed in "
                 "five splits two digits by slant at these settings; --recipe reliable learns the ten digits more "
                 "reliably, in 6,000 iterations (docs/recipes.md).",
-    epilog="MNIST is read from --data_dir (the four IDX files, gzip or not); without it, from "
-           f"{mnist.default_cache_dir()}, downloaded there on first use.\n"
+    epilog="MNIST is read from --data_dir (the four IDX files, gzip or not); without it, from the folder that "
+           f"${mnist.ENVIRONMENT} names, else from {mnist.default_cache_dir()}, downloaded there on first use.\n"
            "Watch a run with: tensorboard --logdir log_dir/mnist",
-    data_dir_help="folder with the four MNIST files (default: the download cache, filled on first use)",
+    data_dir_help=f"folder with the four MNIST files (default: ${mnist.ENVIRONMENT} if set, else the download "
+                  f"cache, filled on first use)",
     defaults=dict(COMMON_DEFAULTS),
     build_model_config=_mnist_model_config,
-    data_options=lambda flags: {"data_dir": flags["data_dir"]},
+    # config.json records the folder read: --data_dir, else $MNIST_DIR (None: the download cache)
+    data_options=lambda flags: {"data_dir": flags["data_dir"] or _str_or_none(mnist.environment_dir())},
     load_training_data=_mnist_training_data,
     load_test_set=_mnist_test_set,
     labelled=True,

@@ -225,7 +225,8 @@ def error(message: str) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mnist_dir", required=True, help="folder with MNIST's four IDX files (gzip or not)")
     parser.add_argument("--out", required=True, help="output folder; svhn/ and celeba/ are written inside it")
     parser.add_argument("--limit", type=int, default=None,

@@ -206,7 +206,8 @@ def table(point: dict) -> list[str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        allow_abbrev=False, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="run folder of code/train_svhn.py or code/train_celeba.py")
     parser.add_argument("--iterations", default="all",
                         help="checkpoints to score: 'all' (default) or comma-separated iterations, e.g. 1000,2000")

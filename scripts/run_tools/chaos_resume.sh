@@ -6,7 +6,7 @@ set -u
 usage() {
     cat <<'EOF'
 usage: scripts/run_tools/chaos_resume.sh [--kills N] [--seed S] [--max_iter M] [--dataset mnist|svhn] [--out DIR]
-                               [--min_delay SEC] [--max_delay SEC] [-- extra training flags]
+                               [--min_delay SEC] [--max_delay SEC | --at_checkpoints] [-- extra training flags]
 
 Trains the same run twice in DIR (default: a new temporary folder, kept): reference/, uninterrupted, and
 killed/, killed with SIGKILL (kill -9) N times, each time SEC seconds after its process started, drawn uniformly
@@ -22,6 +22,8 @@ scripts/run_tools/compare_checkpoints.py compares the two final checkpoints.
   --out DIR         where the runs and logs go (default: mktemp -d)
   --min_delay SEC   shortest delay between a (re)start and its kill (default 2)
   --max_delay SEC   longest delay (default 60; a run on this 2-core machine needs ~20-40 s to start training)
+  --at_checkpoints  instead of after a delay, kill each session as soon as it has saved a checkpoint before the
+                    last iteration: every kill certainly happens (needs max_iter > kills x --checkpoint_every)
   -- FLAGS          more flags for both runs, after the defaults (--batch_size 8 --checkpoint_every 3
                     --log_every 6 --scalars_every 1 --validation_size 100; a later flag wins), e.g.
                     -- --data_dir /data/svhn --consistency_weight 1 --d_r1 0.1. MNIST is read from $MNIST_DIR
@@ -33,12 +35,13 @@ EOF
 
 die() { echo "chaos_resume.sh: error: $*" >&2; exit 2; }
 
-kills=5 seed="" max_iter=12 dataset=mnist out="" min_delay=2 max_delay=60
+kills=5 seed="" max_iter=12 dataset=mnist out="" min_delay=2 max_delay=60 at_checkpoints=0
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 is_number() { [[ "$1" =~ ^[0-9]+([.][0-9]+)?$ ]]; }
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help) usage; exit 0 ;;
+        --at_checkpoints) at_checkpoints=1; shift; continue ;;
         --kills|--seed|--max_iter|--dataset|--out|--min_delay|--max_delay)
             [ $# -ge 2 ] || die "$1 needs a value"
             case "$1" in
@@ -102,6 +105,8 @@ trap cleanup EXIT
 trap 'exit 2' INT TERM
 
 newest_folder() { ls -d "$out/killed/$dataset"/*/ 2>/dev/null | sort | tail -n 1; }
+# --at_checkpoints: whether the session's log shows a checkpoint saved before the last iteration
+saved_early() { grep -oE "Model saved in .*iteration-[0-9]+" "$1" | grep -oE "[0-9]+$" | awk -v m="$max_iter" '$1 < m { found = 1 } END { exit !found }'; }
 run_dir="" done_kills=0 session=0
 while :; do
     session=$((session + 1))
@@ -119,13 +124,15 @@ while :; do
         delay=${delays[$done_kills]}
         waited=0
         # sleep in small steps so that a process that ends early is noticed
-        while kill -0 "$pid" 2>/dev/null && awk -v w="$waited" -v d="$delay" 'BEGIN { exit !(w < d) }'; do
+        while kill -0 "$pid" 2>/dev/null && if [ $at_checkpoints = 1 ]; then ! saved_early "$log"
+                else awk -v w="$waited" -v d="$delay" 'BEGIN { exit !(w < d) }'; fi; do
             sleep 0.1; waited=$(awk -v w="$waited" 'BEGIN { print w + 0.1 }')
         done
         if kill -0 "$pid" 2>/dev/null; then
             kill -9 "$pid"; wait "$pid" 2>/dev/null
             done_kills=$((done_kills + 1))
             [ -z "$run_dir" ] && { folder=$(newest_folder); [ "$folder" != "$before" ] && run_dir=${folder%/}; }
+            [ $at_checkpoints = 1 ] && delay=$waited
             echo "session $session ($kind): kill $done_kills after ${delay} s; last line: $(grep -v -e 'iter/s' -e '^[IW]0000' -e '^WARNING: All log' "$log" | tail -n 1 | cut -c1-100)"
             continue
         fi

@@ -56,7 +56,7 @@ def differing(a: dict, b: dict) -> list[str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="compare_checkpoints.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="compare_checkpoints.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("a", help="checkpoint prefix or run folder")
     parser.add_argument("b", help="checkpoint prefix or run folder")
     parser.add_argument("--iteration", type=int, help="with run folders: this iteration (default: the newest)")

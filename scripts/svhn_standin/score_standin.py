@@ -258,7 +258,7 @@ def write_json(path: Path, content: dict, overwrite: bool, program: str = PROGRA
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__,
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog=PROGRAM, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="run folder of code/train_svhn.py trained on the stand-in")
     parser.add_argument("--iterations", default="all",

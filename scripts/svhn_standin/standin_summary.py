@@ -184,7 +184,7 @@ def overview(summary: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__,
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog=PROGRAM, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR",
                         help="run folders of code/train_svhn.py trained on the stand-in")

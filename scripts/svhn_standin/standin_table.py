@@ -54,7 +54,7 @@ def table(summary: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__,
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog=PROGRAM, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("summary", type=Path, help="a summary JSON file of scripts/svhn_standin/standin_summary.py")
     parser.add_argument("run", help="the run folder's name, a key of the summary's runs")

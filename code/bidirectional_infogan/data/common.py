@@ -1,6 +1,7 @@
 """What every data loader shares: the error type, the pixel conversion, the download cache folder, the CPU count,
 and what a loader hands to training (`TrainingData`) and to evaluation (`TestSet`)."""
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,28 @@ def cache_dir(dataset: str) -> Path:
     """Where `dataset`'s downloads or caches go: $XDG_CACHE_HOME (else ~/.cache)/bidirectional_infogan/<dataset>."""
     root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(root) / "bidirectional_infogan" / dataset
+
+
+@contextlib.contextmanager
+def download_folder(folder: Path, label: str):
+    """Make `folder` (and the folders above it that are missing) for a download into it; if the download fails,
+    remove again those of them that are still empty, so that a failed first download leaves no empty cache
+    folders behind (~/.cache/bidirectional_infogan/<dataset>)."""
+    made = [f for f in (folder, *folder.parents) if not f.exists()]  # deepest first
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"cannot make the {label} download folder {folder} ({err.strerror}); "
+                        f"pass --data_dir or set XDG_CACHE_HOME") from None
+    try:
+        yield folder
+    except BaseException:
+        for made_here in made:
+            try:
+                made_here.rmdir()  # only if empty
+            except OSError:
+                break
+        raise
 
 
 def available_cpus() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import urllib.request
 import zlib
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bidirectional_infogan.data.common import DataError, cache_dir, require_folder
+from bidirectional_infogan.data.common import DataError, cache_dir, download_folder, require_folder
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
@@ -49,6 +50,25 @@ class MnistData:
 
 def default_cache_dir() -> Path:
     return cache_dir("mnist")
+
+
+ENVIRONMENT = "MNIST_DIR"  # a folder holding the four files: read when no --data_dir is given, instead of the cache
+
+
+def environment_dir() -> Path | None:
+    """The folder that $MNIST_DIR names (absolute), or None if it is unset or empty. Every entry point reads
+    MNIST from it when no folder is given (train_mnist.py, evaluate_model.py, scripts, tests)."""
+    value = os.environ.get(ENVIRONMENT, "").strip()
+    return Path(value).expanduser().resolve() if value else None
+
+
+def _given_folder(data_dir) -> Path | None:
+    """`data_dir` checked, else $MNIST_DIR checked, else None (the download cache)."""
+    if data_dir is not None:
+        return require_folder(data_dir, "MNIST")
+    if environment_dir() is not None:
+        return require_folder(environment_dir(), f"MNIST (${ENVIRONMENT})", f"unset {ENVIRONMENT} or correct it")
+    return None
 
 
 def _open_bytes(path: Path) -> bytes:
@@ -106,13 +126,13 @@ def _read_pair(folder: Path, prefix: str) -> Split:
 
 
 def load_mnist(data_dir: str | Path | None = None, validation_size: int = 5000, download: bool = True) -> MnistData:
-    """Read MNIST from `data_dir`; without it, from the cache folder, downloading there on first use."""
-    if data_dir is None:
+    """Read MNIST from `data_dir`; without it, from $MNIST_DIR, else from the cache folder, downloading there on
+    first use."""
+    folder = _given_folder(data_dir)
+    if folder is None:
         folder = default_cache_dir()
         if download:
             ensure_downloaded(folder)
-    else:
-        folder = require_folder(data_dir, "MNIST")
     train_all = _read_pair(folder, "train")
     test = _read_pair(folder, "t10k")
     if not 0 <= validation_size < len(train_all.labels):
@@ -124,43 +144,42 @@ def load_mnist(data_dir: str | Path | None = None, validation_size: int = 5000, 
 
 def load_mnist_test(data_dir: str | Path | None = None, download: bool = True) -> Split:
     """Only the 10,000 test images and labels (evaluation reads nothing else, so it fetches nothing else)."""
-    if data_dir is None:
+    folder = _given_folder(data_dir)
+    if folder is None:
         folder = default_cache_dir()
         if download:
             ensure_downloaded(folder, names=[name for name in FILES if name.startswith("t10k")])
-    else:
-        folder = require_folder(data_dir, "MNIST")
     return _read_pair(folder, "t10k")
 
 
 def ensure_downloaded(folder: Path, mirrors=MIRRORS, names=None) -> None:
     """Download any missing MNIST file (of `names`; default all four) into `folder`, checking the sha256 of its
     uncompressed content."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(f"cannot make the MNIST download folder {folder} ({err.strerror}); "
-                        f"pass --data_dir or set XDG_CACHE_HOME") from None
-    for name, sha256 in FILES.items():
-        if find_idx_file(folder, name) is not None or (names is not None and name not in names):
-            continue
-        part = folder / (name + ".gz.part")
-        errors = []
-        for mirror in mirrors:
-            url = mirror + name + ".gz"
-            try:
-                print(f"downloading {url}", flush=True)
-                with urllib.request.urlopen(url, timeout=60) as response:
-                    compressed = response.read()
-                if hashlib.sha256(gzip.decompress(compressed)).hexdigest() != sha256:
-                    raise DataError("checksum mismatch")
-                part.write_bytes(compressed)
-                part.replace(folder / (name + ".gz"))  # appears under its real name only when complete
-                break
-            except (OSError, EOFError, zlib.error, DataError) as err:
-                errors.append(f"{url}: {err}")
-            finally:
-                part.unlink(missing_ok=True)
-        else:
-            raise DataError(f"could not download {name}.gz ({'; '.join(errors)}); put the four MNIST files "
-                            f"in a folder and pass it with --data_dir")
+    with download_folder(folder, "MNIST"):
+        for name, sha256 in FILES.items():
+            if find_idx_file(folder, name) is None and (names is None or name in names):
+                _download(folder, name, sha256, mirrors)
+
+
+def _download(folder: Path, name: str, sha256: str, mirrors) -> None:
+    """One of the four files, from the first mirror that has it (checked), as `name`.gz in `folder`."""
+    part = folder / (name + ".gz.part")
+    errors = []
+    for mirror in mirrors:
+        url = mirror + name + ".gz"
+        try:
+            print(f"downloading {url}", flush=True)
+            with urllib.request.urlopen(url, timeout=60) as response:
+                compressed = response.read()
+            if hashlib.sha256(gzip.decompress(compressed)).hexdigest() != sha256:
+                raise DataError("checksum mismatch")
+            part.write_bytes(compressed)
+            part.replace(folder / (name + ".gz"))  # appears under its real name only when complete
+            break
+        except (OSError, EOFError, zlib.error, DataError) as err:
+            errors.append(f"{url}: {err}")
+        finally:
+            part.unlink(missing_ok=True)
+    else:
+        raise DataError(f"could not download {name}.gz ({'; '.join(errors)}); put the four MNIST files "
+                        f"in a folder and pass it with --data_dir (or set MNIST_DIR)")

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.io
 from scipy.io.matlab import MatReadError
 
-from bidirectional_infogan.data.common import DataError, cache_dir, require_folder
+from bidirectional_infogan.data.common import DataError, cache_dir, download_folder, require_folder
 from bidirectional_infogan.data.download import download_file
 from bidirectional_infogan.data.mnist import Split
 
@@ -95,19 +95,14 @@ def ensure_downloaded(folder: Path, use_extra: bool = False, base_url: str | Non
     default `URL`). A file of the right size is trusted without hashing it: only complete, checked downloads
     ever get the real name."""
     base_url = base_url or URL
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(f"cannot make the SVHN download folder {folder} ({err.strerror}); "
-                        f"pass --data_dir or set XDG_CACHE_HOME") from None
     names = file_names(use_extra)
     hint = f"alternatively download {', '.join(names)} from {base_url} yourself and pass their folder with --data_dir"
-    for name in names:
-        size, md5 = FILES[name]
-        path = folder / name
-        if path.is_file() and path.stat().st_size == size:
-            continue
-        download_file(base_url + name, path, size, md5, name, hint=hint)
+    with download_folder(folder, "SVHN"):
+        for name in names:
+            size, md5 = FILES[name]
+            path = folder / name
+            if not (path.is_file() and path.stat().st_size == size):
+                download_file(base_url + name, path, size, md5, name, hint=hint)
 
 
 def load_svhn(data_dir: str | Path | None = None, use_extra: bool = False, validation_size: int = 5000,

@@ -34,12 +34,24 @@ def _check_can_make_folder(folder: Path) -> None:
             return
 
 
+def figures_dir(request: Request) -> Path:
+    """Where the figures go: --output_dir; else RUN_DIR/samples of a run folder; else, for an exported model,
+    ./samples/<its folder's name> where the user is (an exported folder such as pretrained/mnist is read only)."""
+    if request.args.output_dir:
+        return Path(request.args.output_dir).expanduser()
+    if request.checkpoint is None:
+        return Path("samples") / request.run_dir.resolve().name
+    return request.run_dir / "samples"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
         prog="evaluate_model.py",
         description="Evaluate a trained Bidirectional-InfoGAN run: test accuracy of its categorical code and "
                     "the figures of the paper. Several modes may be given at once; figures go to "
-                    "RUN_DIR/samples/ (this tool's output folder: its files are rewritten on each call). Or, "
+                    "RUN_DIR/samples/ of a run folder, or to ./samples/NAME/ in the current folder for an exported "
+                    "model NAME (its folder is left as it is); these are this tool's output folders, their files "
+                    "rewritten on each call. Or, "
                     "with --compare and no --model_dir, compare several runs without labels.")
     parser.add_argument("--model_dir", metavar="RUN_DIR",
                         help="the run folder of a training run, or a folder made by "
@@ -114,8 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     other.add_argument("--projector_images", type=positive_int, default=10000, metavar="N",
                        help="--projector: the first N test images (default 10000; the Projector's sprite holds "
                             "at most 8192x8192 pixels)")
-    other.add_argument("--output_dir", help="write the images here instead of RUN_DIR/samples (a folder that "
-                                            "already holds PNG files is refused unless --overwrite is given)")
+    other.add_argument("--output_dir", help="write the images here instead of RUN_DIR/samples (an exported "
+                                            "model: ./samples/NAME); a folder that already holds PNG files is "
+                                            "refused unless --overwrite is given")
     other.add_argument("--overwrite", action="store_true", help="--output_dir: replace the PNG files there")
     return parser
 
@@ -212,7 +225,9 @@ def run_modes(request: Request, out) -> None:
     classes = read_classes(inputs)
     if classes is not None and classes.mapping_source == MAPPING_FROM_LABELS:
         say(mapping_note(inputs, classes))
-    samples_dir = Path(args.output_dir).expanduser() if args.output_dir else request.run_dir / "samples"
+    samples_dir = figures_dir(request)
+    if any((args.sample, args.reconstruct, args.generate, args.misclassified, args.projector)):
+        say(f"figures go to {samples_dir}/")
     rng = np.random.default_rng(args.seed)
     results = {}
 

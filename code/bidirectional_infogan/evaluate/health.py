@@ -32,6 +32,18 @@ from bidirectional_infogan.model import latent
 from bidirectional_infogan.data.augment import geometric_jitter
 
 HEALTH_THRESHOLD = 0.80  # a run whose score is below this is suspect (docs/health.md)
+# Before this iteration a score under the threshold is expected, not a sign of a failed run: G still ignores much
+# of its code (the robust MNIST runs scored 0.54-0.57 up to 3,000 iterations and 0.97-0.98 from 4,000,
+# results/mnist_robust*_trajectory_seed*.json; docs/health.md "Early in a run").
+EARLY_ITERATIONS = 5000
+
+
+def early_note(iteration: int | None, score: float) -> str | None:
+    """The words that say a low `score` is expected at `iteration`, or None (a score over the threshold, an
+    iteration from EARLY_ITERATIONS on, or one that is not known)."""
+    if iteration is None or score >= HEALTH_THRESHOLD or iteration >= EARLY_ITERATIONS:
+        return None
+    return f"a low score is expected before iteration {EARLY_ITERATIONS:,}"
 DIVERSITY_CODES = 256  # G's images per diversity measurement
 AGREEMENT_CODES = 1000
 MIN_IMAGES = 100  # fewer real images give no usable estimate of the usage

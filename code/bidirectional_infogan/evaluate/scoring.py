@@ -30,7 +30,9 @@ def health_outcome(inputs: Inputs) -> Outcome:
                                                 f"{health.MIN_IMAGES} test images, this test set has "
                                                 f"{len(inputs.test.images)})"])
     report = health.model_health(inputs.model, inputs.test.images)
-    verdict = "healthy" if report["healthy"] else "suspect"
+    early = health.early_note(inputs.iteration, report["score"])
+    verdict = ("healthy" if report["healthy"] else f"low at iteration {inputs.iteration:,}: {early}" if early
+               else "suspect")
     lines = [f"Health without labels: {report['score']:.3f} ({verdict}; threshold {report['threshold']}, "
              "docs/health.md)"]
     for part in report["variables"]:

@@ -101,7 +101,9 @@ def log_health(model, writer, step: int, data: TrainingData, run_dir: Path, seed
         for part in scores["variables"]:
             for name in ("usage", "information", "stability", "agreement", "score"):
                 record[f"{name}_c{part['variable']}"] = part[name]
-        line = f"health {scores['score']:.3f} (threshold {health.HEALTH_THRESHOLD}), {line}"
+        early = health.early_note(step, scores["score"])
+        line = (f"health {scores['score']:.3f} (threshold {health.HEALTH_THRESHOLD}"
+                f"{'; ' + early if early else ''}), {line}")
     with writer.as_default(step=step):
         for name, value in record.items():
             if name != "iteration":

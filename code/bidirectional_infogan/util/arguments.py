@@ -8,7 +8,12 @@ from typing import NoReturn
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
-    """argparse, but a bad argument gives a single line on stderr (and exit code 2)."""
+    """argparse, but a bad argument gives a single line on stderr (and exit code 2), and a flag must be given
+    whole: a prefix (`--max 5` for `--max_iter 5`) is an unknown argument, not silently taken for the flag."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
