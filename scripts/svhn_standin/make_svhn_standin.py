@@ -209,7 +209,7 @@ def error(message: str) -> int:
 
 
 def main(argv=None) -> int:
-    parser = OneLineParser(prog="make_svhn_standin.py", description=__doc__,
+    parser = OneLineParser(prog="make_svhn_standin.py", allow_abbrev=False, description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output folder (created; files go directly into it)")
     parser.add_argument("--train_count", type=int, default=73_257, help="training images (73,257 as SVHN)")
