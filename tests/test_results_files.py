@@ -41,3 +41,19 @@ def test_the_reliable_results_cover_distinct_seeds():
     assert len({r["seed"] for r in runs}) == len(runs) >= 1
     for run in runs:
         assert run["recipe"] == "reliable" and run["iteration"] <= 10000 and run["test_categories"]
+
+
+def test_the_reliable_table_is_the_results_file():
+    """docs/mnist-results.md's table of the reliable mode has one row per run of results/mnist_reliable.json, with
+    its seed, iterations, accuracy, NMI and health."""
+    path = ROOT / "results" / "mnist_reliable.json"
+    if not path.exists():
+        pytest.skip("no reliable-mode results yet")
+    doc = (ROOT / "docs" / "mnist-results.md").read_text()
+    table = doc.split("<!-- reliable-table -->", 1)[1].split("\n\n", 1)[0]
+    rows = [line for line in table.splitlines()[3:] if line.startswith("|")]
+    runs = json.loads(path.read_text())["runs"]
+    assert len(rows) == len(runs)
+    for row, run in zip(rows, sorted(runs, key=lambda r: r["seed"])):
+        assert row.startswith(f"| {run['seed']} | {run['iteration']:,} | {run['accuracy']:.2%} | {run['nmi']:.3f} | "
+                              f"{run['health']['score']:.3f} |")
