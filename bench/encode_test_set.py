@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     parser.add_argument("--model_dir", help="a trained MNIST run folder or an exported one such as "
                                             "pretrained/mnist (default: untrained weights)")

@@ -104,7 +104,8 @@ def report(result: dict, label: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--dataset", choices=tuple(DATASETS), default="mnist")
     parser.add_argument("--batch_size", type=int, default=None,
                         help=f"default: {DATASETS['mnist'].defaults['batch_size']} (MNIST), "

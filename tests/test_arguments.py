@@ -9,8 +9,8 @@ import pytest
 from bidirectional_infogan.util.arguments import OneLineErrorParser
 
 ROOT = Path(__file__).resolve().parents[1]
-# bench/ is left out: its two benchmark scripts belong to the mixed-precision work in progress (issue 43's report)
-SOURCES = [ROOT / "evaluate_model.py", *(ROOT / "code").rglob("*.py"), *(ROOT / "scripts").rglob("*.py")]
+SOURCES = [ROOT / "evaluate_model.py", *(ROOT / "code").rglob("*.py"), *(ROOT / "scripts").rglob("*.py"),
+           *(ROOT / "bench").rglob("*.py")]
 
 
 def test_a_prefix_of_a_flag_is_refused(capsys):
