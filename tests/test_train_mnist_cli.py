@@ -265,6 +265,7 @@ def test_unusable_data_folders_give_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert f"MNIST folder {a_file} is a file, not a folder" in err and err.count("\n") == 1
     monkeypatch.setenv("XDG_CACHE_HOME", str(a_file))  # the download cache cannot be made under a file
+    monkeypatch.delenv("MNIST_DIR", raising=False)  # else MNIST is read from there and a whole run trains
     assert run_cli(["--log_dir", tmp_path / "logs"]) == 2
     err = capsys.readouterr().err
     assert "cannot make the MNIST download folder" in err and err.count("\n") == 1
