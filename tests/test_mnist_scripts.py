@@ -263,6 +263,13 @@ def test_reproduce_script_usage_errors(argv):
     assert result.stdout == ""
 
 
+def test_reproduce_script_names_the_recipes_for_an_unknown_one():
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "mnist" / "reproduce_mnist.sh"), "1", "--recipe", "best"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "reproduce_mnist.sh: 'best' is not a recipe of train_mnist.py; its recipes: paper, reliable\n"
+
+
 @pytest.mark.slow
 def test_trajectory_script_bad_folder_is_one_line(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "mnist" / "mnist_trajectory.py"), str(tmp_path / "nope")],

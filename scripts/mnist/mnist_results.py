@@ -23,13 +23,13 @@ import argparse
 import itertools
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from bidirectional_infogan.data.common import DataError
 from bidirectional_infogan.evaluate.evaluation_data import load_test_set
+from bidirectional_infogan.evaluate.inputs import categories_from_codes
 from bidirectional_infogan.model.latent import split_latent
 from bidirectional_infogan.runs.run_folder import RunFolderError, load_run_config
 from bidirectional_infogan.util.arguments import fail
@@ -124,7 +124,7 @@ def describe_run(run_dir: Path, test, output: Path) -> dict:
         # the commits that trained it, in order (sessions before timing.jsonl recorded the code count as null)
         "code": list(dict.fromkeys(s.get("code") for s in sessions)),
         # results/X.json -> results/X/seed<SEED>_<run>.npy
-        "test_categories": save_test_categories(latent.categorical[0].argmax(axis=1),
+        "test_categories": save_test_categories(categories_from_codes(run.model, codes)[:, 0],
                                                 output.with_suffix("") / f"seed{run.train.seed}_{run_dir.name}.npy",
                                                 output),
     }

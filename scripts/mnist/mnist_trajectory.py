@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+import numpy as np
 
 from bidirectional_infogan.datasets import DATASETS
 from bidirectional_infogan.util.arguments import fail
@@ -72,7 +73,7 @@ def main() -> None:
     from bidirectional_infogan.evaluate.evaluation_data import load_test_set
     from bidirectional_infogan.evaluate.health import model_health
     from mnist_results import health_entry, save_test_categories
-    from bidirectional_infogan.model.latent import split_latent
+    from bidirectional_infogan.evaluate.inputs import categories_from_codes
     from bidirectional_infogan.runs.checkpoints import CheckpointError, load_trained_model
     from bidirectional_infogan.runs.errors import USER_ERRORS
     from bidirectional_infogan.runs.run_folder import list_checkpoints, load_run_config
@@ -98,7 +99,7 @@ def main() -> None:
         except CheckpointError as err:
             fail(err, PROGRAM)
         codes, _ = cached_test_codes(model, args.run_dir, iteration, test.images)
-        categories = split_latent(run.model, codes).categorical[0].argmax(axis=1)
+        categories = categories_from_codes(run.model, codes)[:, 0].astype(np.int64)
         mapping = evaluation.hungarian_mapping(categories, test.labels, n_categories, test.n_classes)
         report = evaluation.classification_report(categories, test.labels, n_categories, test.n_classes, mapping)
         health = health_entry(model_health(model, test.images))

@@ -148,11 +148,17 @@ def folder_inputs(folder, iteration: int | None = None, data_dir=None, say=None)
         raise RunFolderError(str(err)) from None
 
 
+def categories_from_codes(cfg: ModelConfig, codes: np.ndarray) -> np.ndarray:
+    """E's most probable value of each categorical variable, from E's codes (N, latent_dim): uint8 (N, V), the
+    saved form of a model's test categories."""
+    if max(cfg.categorical_dims) > 256:
+        raise RunFolderError("a categorical variable of more than 256 values does not fit the uint8 categories")
+    return np.stack([block.argmax(axis=1) for block in split_latent(cfg, codes).categorical], axis=1).astype(np.uint8)
+
+
 def categories_of(inputs: Inputs) -> np.ndarray:
     """E's most probable value of each categorical variable for every test image: uint8 (N, V)."""
-    if max(inputs.cfg.categorical_dims) > 256:
-        raise RunFolderError(f"{inputs.run_dir} has a categorical variable of more than 256 values")
-    return np.stack([block.argmax(axis=1) for block in inputs.parts.categorical], axis=1).astype(np.uint8)
+    return categories_from_codes(inputs.cfg, inputs.codes)
 
 
 def test_categories(folder, iteration: int | None = None, data_dir=None) -> np.ndarray:
