@@ -67,7 +67,8 @@ COMMON_DEFAULTS = dict(
     init="original", validation_size=5000, data_dir=None, log_dir="log_dir", log_every=5000, checkpoint_every=10000,
     scalars_every=100, keep_checkpoints=2, stop_after=None, op_determinism="on",
     d_batch_statistics="separate", consistency_weight=0.0, consistency_augment="geometric", consistency_shear=0.0,
-    balance_weight=0.0, confidence_weight=0.0, real_terms_variables=0, d_r1=0.0, precision="float32",
+    balance_weight=0.0, confidence_weight=0.0, real_terms_variables=0, categorical_prior="uniform", prior_floor=0.5,
+    balance_target="uniform", d_r1=0.0, precision="float32",
 )
 
 # CelebA and SVHN: the table-2 networks and their latent-code flags.

@@ -122,6 +122,7 @@ class ModelConfig:
 
 
 D_BATCH_STATISTICS = ("separate", "joint")
+CATEGORICAL_PRIORS = ("uniform", "learned")
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,13 @@ class TrainConfig:
     # The three terms above act on the first this many categorical variables (0: on all of them), so the others
     # stay free to take another factor than the one the terms make the first variables take.
     real_terms_variables: int = 0
+    # The categorical prior of the first real_terms_variables variables (all, at 0): "uniform" (the paper: G draws
+    # each value equally often) or "learned" (G draws them as often as E finds them in real images, a moving average
+    # of E's mean prediction kept at least prior_floor / K per value; losses.updated_prior). balance_target
+    # "learned" aims the balance term at that prior instead of the uniform one.
+    categorical_prior: str = "uniform"
+    prior_floor: float = 0.5
+    balance_target: str = "uniform"
     # R1 gradient penalty on D's real pairs, gamma / 2 * |grad D logit|^2 (losses.gradient_penalty)
     d_r1: float = 0.0
     # Arithmetic of the hidden layers (PRECISIONS); mixed_float16 also scales the losses (dynamic loss scaling).
@@ -189,6 +197,14 @@ class TrainConfig:
         if self.consistency_augment not in AUGMENTATIONS:
             raise ConfigError(f"consistency_augment must be one of {', '.join(AUGMENTATIONS)}, "
                               f"got {self.consistency_augment}")
+        for name in ("categorical_prior", "balance_target"):
+            if getattr(self, name) not in CATEGORICAL_PRIORS:
+                raise ConfigError(f"{name} must be one of {', '.join(CATEGORICAL_PRIORS)}, got {getattr(self, name)}")
+        if not 0 <= self.prior_floor <= 1:
+            raise ConfigError(f"prior_floor must be in [0, 1], got {self.prior_floor}")
+        if self.balance_target == "learned" and self.categorical_prior != "learned":
+            raise ConfigError("--balance_target learned aims the balance term at the learned prior: it needs "
+                              "--categorical_prior learned")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision}")
         if not 0 <= self.seed < 2 ** 32:

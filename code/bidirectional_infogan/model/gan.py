@@ -84,10 +84,15 @@ class BidirectionalInfoGAN:
         self.d_optimizer.build(self.d_variables)
         self.ge_optimizer.build(self.ge_variables)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        # --categorical_prior learned: the prior of each variable the real-image terms act on, uniform at first
+        self.categorical_priors = [] if train_cfg.categorical_prior == "uniform" else [
+            tf.Variable(tf.fill([n], 1.0 / n), trainable=False, name=f"categorical_prior_{i + 1}")
+            for i, n in enumerate(model_cfg.categorical_dims[slice(train_cfg.real_terms_variables or None)])]
+        extra_state = {"categorical_priors": self.categorical_priors} if self.categorical_priors else {}
         self.checkpoint = tf.train.Checkpoint(
             generator=self.generator, encoder=self.encoder, discriminator=self.discriminator,
             d_optimizer=self.d_optimizer, ge_optimizer=self.ge_optimizer, step=self.step,
-            noise_state=random_state_variables(self.discriminator))
+            noise_state=random_state_variables(self.discriminator), **extra_state)
         if train_cfg.d_r1 > 0:
             self._d_logits = discriminator_logit_function(self.discriminator)
         # autograph=False: the step has no tensor-dependent Python control flow to convert (and autograph
@@ -121,7 +126,8 @@ class BidirectionalInfoGAN:
                       + tcfg.info_weight * (info_cont + info_cat))
             # The opt-in terms; with each at its default 0 the graph is the paper's step, op for op.
             extra = {}
-            if tcfg.consistency_weight > 0 or tcfg.balance_weight > 0 or tcfg.confidence_weight > 0:
+            if tcfg.consistency_weight > 0 or tcfg.balance_weight > 0 or tcfg.confidence_weight > 0 \
+                    or self.categorical_priors:
                 acted_on = slice(tcfg.real_terms_variables or None)  # 0: every categorical variable
                 real_categorical = latent.split_latent(cfg, real_code).categorical[acted_on]
             if tcfg.consistency_weight > 0:
@@ -130,7 +136,8 @@ class BidirectionalInfoGAN:
                     real_categorical, latent.split_latent(cfg, augmented_code).categorical[acted_on])
                 g_loss += tcfg.consistency_weight * extra["consistency"]
             if tcfg.balance_weight > 0:
-                extra["balance"] = losses.balance_loss(real_categorical)
+                extra["balance"] = losses.balance_loss(
+                    real_categorical, self.categorical_priors if tcfg.balance_target == "learned" else None)
                 g_loss += tcfg.balance_weight * extra["balance"]
             if tcfg.confidence_weight > 0:
                 extra["confidence"] = losses.confidence_loss(real_categorical)
@@ -147,6 +154,9 @@ class BidirectionalInfoGAN:
         # Both updates use gradients from the same forward pass.
         self.d_optimizer.apply_gradients(zip(d_gradients, self.d_variables))
         self.ge_optimizer.apply_gradients(zip(ge_gradients, self.ge_variables))
+        for i, prior in enumerate(self.categorical_priors):  # after the updates: this step drew c from the old one
+            prior.assign(losses.updated_prior(prior, real_categorical[i], tcfg.prior_floor))
+            extra[f"prior_entropy_c{i + 1}"] = -tf.reduce_sum(prior * losses.safe_log(prior))  # ln K when uniform
         self.step.assign_add(1)
         return {"D_loss": d_loss, "G_loss": g_loss,
                 "D data accuracy": tf.reduce_mean(d_real), "D fake accuracy": tf.reduce_mean(1.0 - d_fake),
@@ -175,6 +185,10 @@ class BidirectionalInfoGAN:
             return self._train_step(tf.convert_to_tensor(images), tf.convert_to_tensor(z), tf.convert_to_tensor(c),
                                     tf.convert_to_tensor(augmented))
         return self._train_step(tf.convert_to_tensor(images), tf.convert_to_tensor(z), tf.convert_to_tensor(c))
+
+    def prior_values(self) -> list:
+        """The learned priors as float64 arrays, for drawing the next batch's c ([] for the uniform prior)."""
+        return [prior.numpy().astype(np.float64) for prior in self.categorical_priors]
 
     def learning_rates(self, step: int) -> dict:
         """The learning rates that iteration `step` (counted from 1) used: the schedules at step - 1."""

@@ -1,7 +1,8 @@
 """The latent code: sampling it, splitting E's output into its parts, and the fixed grids for figures.
 
 Layout (one place owns it): concat(z, one-hot of categorical variable 1, ..., continuous values). z and the
-continuous values are uniform in [-1, 1]; each categorical variable is uniform over its values.
+continuous values are uniform in [-1, 1]; each categorical variable is uniform over its values (or, with
+--categorical_prior learned, drawn from the model's learned prior).
 """
 
 from __future__ import annotations
@@ -25,10 +26,15 @@ class LatentParts:
     continuous: np.ndarray
 
 
-def sample_latent(cfg: ModelConfig, rng: np.random.Generator, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Draw (z, c) for one batch: z uniform in [-1, 1]; c = one-hot categoricals then uniform continuous."""
+def sample_latent(cfg: ModelConfig, rng: np.random.Generator, batch_size: int,
+                  priors=None) -> tuple[np.ndarray, np.ndarray]:
+    """Draw (z, c) for one batch: z uniform in [-1, 1]; c = one-hot categoricals then uniform continuous.
+    `priors` (--categorical_prior learned): the probabilities of the values of the first len(priors) categorical
+    variables, which are then drawn from them instead of uniformly."""
     z = rng.uniform(-1.0, 1.0, size=(batch_size, cfg.z_dim))
-    blocks = [np.eye(n)[rng.integers(0, n, size=batch_size)] for n in cfg.categorical_dims]
+    priors = [np.asarray(p, np.float64) / np.sum(p, dtype=np.float64) for p in priors or []]
+    blocks = [np.eye(n)[rng.choice(n, size=batch_size, p=priors[i]) if i < len(priors)
+                        else rng.integers(0, n, size=batch_size)] for i, n in enumerate(cfg.categorical_dims)]
     blocks.append(rng.uniform(-1.0, 1.0, size=(batch_size, cfg.continuous_dim)))
     return z.astype(np.float32), np.concatenate(blocks, axis=1).astype(np.float32)
 

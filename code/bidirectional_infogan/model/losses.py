@@ -74,16 +74,37 @@ def consistency_loss(probabilities, augmented_probabilities):
     return total
 
 
-def balance_loss(probabilities):
+def balance_loss(probabilities, targets=None):
     """How unequally E uses the values of each categorical variable on a batch of real images
     (--balance_weight): per variable ln K - H(mean prediction over the batch), summed. 0 when the batch uses
-    every value equally often on average, ln K when it puts everything in one value."""
+    every value equally often on average, ln K when it puts everything in one value. With `targets` (one prior
+    per variable, --balance_target learned) the KL divergence KL(mean prediction || target) instead, which is
+    the same thing for a uniform target."""
     total = 0.0
-    for p in probabilities:
+    for i, p in enumerate(probabilities):
         mean = tf.reduce_mean(p, axis=0)
-        k = tf.cast(tf.shape(p)[1], p.dtype)
-        total += tf.math.log(k) + tf.reduce_sum(mean * safe_log(mean))
+        if targets is None:
+            k = tf.cast(tf.shape(p)[1], p.dtype)
+            total += tf.math.log(k) + tf.reduce_sum(mean * safe_log(mean))
+        else:
+            total += tf.reduce_sum(mean * (safe_log(mean) - safe_log(tf.stop_gradient(targets[i]))))
     return total
+
+
+PRIOR_RATE = 0.01  # the learned prior's moving average: about the last 100 batches' mean prediction
+
+
+def updated_prior(prior, probabilities, floor: float, rate: float = PRIOR_RATE):
+    """The learned categorical prior after one batch (--categorical_prior learned): the moving average
+    (1 - rate) * prior + rate * (E's mean prediction on the batch), then mixed with the uniform distribution just
+    enough that every value keeps at least floor / K: so it cannot collapse onto one value, whatever E does
+    (with E putting every image into one value it settles at (1 - floor) * one-hot + floor / K)."""
+    average = (1.0 - rate) * prior + rate * tf.reduce_mean(tf.stop_gradient(probabilities), axis=0)
+    average /= tf.reduce_sum(average)
+    k = tf.cast(tf.size(average), average.dtype)
+    lowest = tf.reduce_min(average)
+    mix = tf.clip_by_value((floor / k - lowest) / tf.maximum(1.0 / k - lowest, 1e-12), 0.0, 1.0)
+    return (1.0 - mix) * average + mix / k
 
 
 def confidence_loss(probabilities):

@@ -15,8 +15,8 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bidirectional_infogan.model.config import (ACTIVATIONS, AUGMENTATIONS, D_BATCH_STATISTICS, INITIALISATIONS,
-                                                PRECISIONS, ConfigError, RunConfig, TrainConfig)
+from bidirectional_infogan.model.config import (ACTIVATIONS, AUGMENTATIONS, CATEGORICAL_PRIORS, D_BATCH_STATISTICS,
+                                                INITIALISATIONS, PRECISIONS, ConfigError, RunConfig, TrainConfig)
 from bidirectional_infogan.runs.run_folder import (RunFolderError, create_run_folder, list_checkpoints,
                                                    load_run_config, lock_run_folder, record_command,
                                                    write_run_files)
@@ -38,7 +38,8 @@ RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
 OLD_RUN_FLAGS = {"recipe": None, "op_determinism": "on", "d_batch_statistics": "separate", "consistency_weight": 0.0,
                  "consistency_augment": TrainConfig.consistency_augment, "consistency_shear": 0.0,
                  "balance_weight": 0.0, "confidence_weight": 0.0,
-                 "real_terms_variables": 0, "d_r1": 0.0, "precision": "float32"}
+                 "real_terms_variables": 0, "categorical_prior": "uniform", "prior_floor": 0.5,
+                 "balance_target": "uniform", "d_r1": 0.0, "precision": "float32"}
 
 
 def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
@@ -110,6 +111,19 @@ def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
                         help="the three terms above act on the first N categorical variables only, leaving the "
                              "others free to take other factors (default "
                              f"{d['real_terms_variables']}: on all of them)")
+    opt_in.add_argument("--categorical_prior", choices=CATEGORICAL_PRIORS,
+                        help="how G draws the values of the categorical variables that the real-image terms act "
+                             "on: 'uniform' (the paper: each equally often) or 'learned' (as often as E finds them "
+                             "in the real images: a moving average of E's mean prediction, over about 100 "
+                             "batches), for data whose classes are not equally common (default "
+                             f"{d['categorical_prior']})")
+    opt_in.add_argument("--prior_floor", type=non_negative_float, metavar="F",
+                        help="with --categorical_prior learned, every value keeps at least F / K of the prior, "
+                             f"so that it cannot collapse onto one value (default {d['prior_floor']})")
+    opt_in.add_argument("--balance_target", choices=CATEGORICAL_PRIORS,
+                        help="what --balance_weight makes E's mean prediction on real images equal: 'uniform' "
+                             "or 'learned' (the learned prior; needs --categorical_prior learned) (default "
+                             f"{d['balance_target']})")
     opt_in.add_argument("--d_r1", type=non_negative_float, metavar="GAMMA",
                         help="R1 gradient penalty on D: GAMMA / 2 times the squared gradient of D's logit with "
                              f"respect to the real pairs (default {d['d_r1']})")
@@ -188,7 +202,9 @@ def build_run(dataset: Dataset, flags: dict) -> RunConfig:
                         consistency_augment=flags["consistency_augment"],
                         consistency_shear=flags["consistency_shear"], balance_weight=flags["balance_weight"],
                         confidence_weight=flags["confidence_weight"],
-                        real_terms_variables=flags["real_terms_variables"], d_r1=flags["d_r1"],
+                        real_terms_variables=flags["real_terms_variables"],
+                        categorical_prior=flags["categorical_prior"], prior_floor=flags["prior_floor"],
+                        balance_target=flags["balance_target"], d_r1=flags["d_r1"],
                         precision=flags["precision"])
     train.validate()
     model = dataset.build_model_config(flags)

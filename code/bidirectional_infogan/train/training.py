@@ -152,7 +152,8 @@ def train(run: RunConfig, data: TrainingData, run_dir: Path, settings: LoopSetti
         with _stop_signals_interrupt():
             for step in range(start + 1, last + 1):
                 images = to_float(data.train_images[batches.indices(step - 1)])
-                z, c = latent.sample_latent(cfg, stream_rng(tcfg.seed, LATENT_STREAM, step), tcfg.batch_size)
+                z, c = latent.sample_latent(cfg, stream_rng(tcfg.seed, LATENT_STREAM, step), tcfg.batch_size,
+                                            model.prior_values())
                 augmented = (augment(images, tcfg.consistency_augment, stream_rng(tcfg.seed, AUGMENT_STREAM, step),
                                      tcfg.consistency_shear)
                              if tcfg.consistency_weight > 0 else None)
