@@ -73,3 +73,19 @@ def test_labelled_is_whether_the_test_set_has_labels(name, tmp_path):
     test = load_test_set(cli.build_run(dataset, flags))
     assert len(test.images) > 0
     assert dataset.labelled == (test.labels is not None)
+
+
+@pytest.mark.parametrize("name", ["svhn", "celeba"])
+def test_first_categorical_values_sizes_the_first_variable_only(name):
+    """--first_categorical_values 20: the first variable has 20 values, the others keep --categorical_values; without
+    it the layout is table 2's (four variables of ten)."""
+    dataset = DATASETS[name]
+
+    def dims(argv):
+        args = vars(cli.build_parser(dataset).parse_args(argv))
+        given = {key: value for key, value in args.items() if value is not None}
+        return cli.build_run(dataset, {**dataset.defaults, **given}).model.categorical_dims
+
+    assert dims([]) == (10, 10, 10, 10)
+    assert dims(["--first_categorical_values", "20"]) == (20, 10, 10, 10)
+    assert dims(["--first_categorical_values", "20", "--categorical_values", "5", "--num_categorical", "2"]) == (20, 5)

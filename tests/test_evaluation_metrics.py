@@ -291,3 +291,24 @@ def test_auc_matrix_edge_cases_by_counting():
     assert auc.shape == (3, 1)
     assert auc[0, 0] == pytest.approx(3.5 / 4, abs=1e-12) and auc[1, 0] == pytest.approx(0.0, abs=1e-12)
     assert np.isnan(auc[2, 0])
+
+
+def test_an_over_clustered_variable_is_read_many_to_one():
+    """20 values, digit k split evenly between values 2k and 2k+1: one-to-one maps only ten values (half the images
+    right), purity reads each value as its most common digit (all right), and the lines say which is which."""
+    from types import SimpleNamespace
+
+    from bidirectional_infogan.evaluate import scoring
+    labels = np.repeat(np.arange(10), 100)
+    values = 2 * labels + np.tile([0, 1], 500)
+    one_hot = np.eye(20)[values]
+    inputs = SimpleNamespace(test=SimpleNamespace(labels=labels, n_classes=10), iteration=7,
+                             parts=SimpleNamespace(categorical=[one_hot, np.eye(10)[labels]]))
+    result = scoring.variable_scores(inputs)
+    over, plain = result["variables"]
+    assert (over["values"], plain["values"]) == (20, 10)
+    assert over["accuracy"] == pytest.approx(0.5) and over["purity"] == 1.0
+    lines = scoring.variable_lines(result)
+    assert any("many-to-one accuracy" in line for line in lines)
+    result["variables"] = [plain]
+    assert not any("many-to-one" in line for line in scoring.variable_lines(result))

@@ -74,6 +74,7 @@ COMMON_DEFAULTS = dict(
 # CelebA and SVHN: the table-2 networks and their latent-code flags.
 TABLE2_DEFAULTS = dict(
     COMMON_DEFAULTS, batch_size=32, lr_d=1e-4, lr_g=1e-4, num_z=64, num_categorical=4, categorical_values=10,
+    first_categorical_values=None,
     num_continuous=4, d_noise=False, consistency_augment="both",
 )
 
@@ -148,6 +149,11 @@ def _add_table2_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"number of categorical variables (default {TABLE2_DEFAULTS['num_categorical']})")
     group.add_argument("--categorical_values", type=positive_int,
                        help=f"values of each categorical variable (default {TABLE2_DEFAULTS['categorical_values']})")
+    group.add_argument("--first_categorical_values", type=positive_int, metavar="N",
+                       help="values of the first categorical variable only (default: --categorical_values). More "
+                            "values than classes (e.g. 20 for ten digits) is over-clustering: a class may take "
+                            "several values, and evaluate_model.py's purity (each value read as its most common "
+                            "digit) is then the variable's accuracy")
     group.add_argument("--num_continuous", type=positive_int,
                        help=f"number of continuous variables (default {TABLE2_DEFAULTS['num_continuous']})")
     group.add_argument("--d_noise", action="store_true", default=None,
@@ -158,7 +164,8 @@ def _add_table2_arguments(parser: argparse.ArgumentParser) -> None:
 def _table2_model_config(dataset: str, flags: dict) -> ModelConfig:
     return table2_model_config(
         dataset, d_noise=bool(flags["d_noise"]), z_dim=flags["num_z"],
-        categorical_dims=(flags["categorical_values"],) * flags["num_categorical"],
+        categorical_dims=((flags["first_categorical_values"] or flags["categorical_values"]),)
+        + (flags["categorical_values"],) * (flags["num_categorical"] - 1),
         continuous_dim=flags["num_continuous"], g_activation=flags["g_activation"],
         e_activation=flags["e_activation"], d_activation=flags["d_activation"], initialisation=flags["init"])
 
