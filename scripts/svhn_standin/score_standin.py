@@ -2,14 +2,15 @@
 against the factors each test image was rendered from.
 
     python scripts/svhn_standin/score_standin.py RUN_DIR [--iterations all | last | 1000,2000] [--limit 10000]
-                                    [--data_dir DIR] [--json OUT.json] [--overwrite]
+                                    [--data_dir DIR] [--json OUT.json] [--overwrite] [--categories_dir DIR]
 
 Each checkpoint is scored on the first --limit images of the stand-in's test set (test_32x32.mat, with
 factors_test.npz; default 10,000 of them, 0: all), from E's codes in inference mode.
 
 categorical variable (its value: the argmax of E's softmax); "used" is the number of values E gives the images:
   acc digit  accuracy against the digit under the best one-to-one mapping of its values to digits (Hungarian
-             algorithm; evaluation.score_categorical_variables)
+             algorithm; evaluation.score_categorical_variables); in --json also per_digit_recall, each digit's
+             share of images read as that digit under the same mapping
   NMI        normalised mutual information (evaluation.normalized_mutual_information: I / mean of the two
              entropies) with every factor below: the discrete ones as they are, the continuous ones and the
              angle cut into 10 quantile bins of the scored images (fewer where values tie: most crops have no
@@ -48,6 +49,9 @@ the highest).
 --json writes every number, per iteration, with the run folder's and the data folder's names (no absolute
 paths). E's codes of the whole test set are cached in the run folder (test_codes/, as by score_proxy.py and
 evaluate_model.py); a --limit below the test set's size encodes just those images, without the cache.
+--categories_dir DIR saves the first categorical variable's value of each scored test image (uint8 .npy, in the
+order of test_32x32.mat) per checkpoint, as DIR/<run folder>_iteration-<N>.npy, so that its scores can be
+recomputed from the stand-in's labels without the checkpoints.
 scripts/svhn_standin/standin_summary.py gathers the scores of several runs.
 """
 
@@ -58,12 +62,16 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from bidirectional_infogan.evaluate.factor_scores import (ScoreError, check_alignment, checkpoint_models,
                                                            encode_test_images, no_nan, parse_iterations, text)
+from bidirectional_infogan.model.latent import split_latent
 from bidirectional_infogan.util.arguments import fail
 # the factors and the scores of codes (score_standin.X stays the interface of both: "as" re-exports)
 from standin_scores import (ANGLES, BINNED, CONTINUOUS, ETA_FACTORS, FACTORS_FILE, HUE_SATURATION, MIN_SATURATION,
                             N_BINS, NMI_FACTORS, NOMINAL, ORDINAL, R_FACTORS, load_standin_factors, score_codes,
+                            standin_command, standin_options,
                             add_derived_factors as add_derived_factors, quantile_bins as quantile_bins)
 
 PROGRAM = "score_standin.py"
@@ -185,8 +193,12 @@ def load_standin_test(run, data_dir: Path):
     return _TEST_SETS[key]
 
 
+def categories_path(categories_dir: Path, run_name: str, iteration: int) -> Path:
+    return Path(categories_dir) / f"{run_name}_iteration-{iteration}.npy"
+
+
 def score_run(run_dir: Path, iterations: str = "all", data_dir: Path | None = None, limit: int = DEFAULT_LIMIT,
-              show=print) -> dict:
+              show=print, categories_dir: Path | None = None) -> dict:
     """Every score of the chosen checkpoints of a stand-in run (the --json content; NaN not yet replaced).
     `show(line)` is called with each printed line (None: print nothing). Raises ScoreError or one of
     cli.USER_ERRORS for what the user must fix."""
@@ -229,6 +241,10 @@ def score_run(run_dir: Path, iterations: str = "all", data_dir: Path | None = No
         codes = encode_test_images(model, run_dir, iteration, images, cache=n == len(test.images))
         point = {"iteration": iteration, "n_test": n}
         point.update(score_codes(run.model, codes, factors))
+        if categories_dir is not None:
+            first = split_latent(run.model, codes).categorical[0].argmax(axis=1)
+            Path(categories_dir).mkdir(parents=True, exist_ok=True)
+            np.save(categories_path(categories_dir, run_dir.name, iteration), first.astype(np.uint8))
         point["health"] = health_at(records, iteration)
         points.append(point)
         for line in table(point):
@@ -239,6 +255,7 @@ def score_run(run_dir: Path, iterations: str = "all", data_dir: Path | None = No
         progress.close()
     return {"run": run_dir.name, "seed": run.train.seed, "dataset": run.model.dataset, "data": data_dir.name,
             "factors_file": FACTORS_FILE, "n_test": n, "test_images": len(test.images), "limit": limit,
+            **standin_options(data_dir), "standin_command": standin_command(data_dir),
             "factors": {"nominal": list(NOMINAL), "ordinal": list(ORDINAL), "continuous": list(CONTINUOUS),
                         "angles": list(ANGLES), "quantile_bins": N_BINS, "hue_min_saturation": MIN_SATURATION},
             "health": health, "iterations": points}
@@ -271,6 +288,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=None,
                         help="also write every number to this JSON file (a new file: an existing one is kept)")
     parser.add_argument("--overwrite", action="store_true", help="replace the --json file if it exists")
+    parser.add_argument("--categories_dir", type=Path, default=None,
+                        help="save the first categorical variable's test categories of each checkpoint here")
     args = parser.parse_args(argv)
 
     from bidirectional_infogan.runs.errors import USER_ERRORS
@@ -278,7 +297,7 @@ def main(argv=None) -> int:
         write_json(args.json, {}, args.overwrite)  # says why, before the scoring
     try:
         result = score_run(args.run_dir, args.iterations, args.data_dir, args.limit,
-                           show=lambda line: print(line, flush=True))
+                           show=lambda line: print(line, flush=True), categories_dir=args.categories_dir)
     except USER_ERRORS + (ScoreError,) as err:
         fail(err, PROGRAM)
     if args.json is not None:

@@ -14,6 +14,7 @@ from bidirectional_infogan.evaluate.factor_scores import ScoreError, best_of, ca
 
 FACTORS_FILE = "factors_test.npz"
 NAME_LISTS = ("font_names", "texture_names")  # in the factors file, but not one entry per image
+OPTIONS = {"label_prior": "uniform", "neighbours": "standin"}  # one value each, in the file only when not these
 
 NOMINAL = ("digit", "font", "texture", "background_hue_bin", "foreground_hue_bin")
 ORDINAL = ("digits_visible", "dark_on_light")
@@ -51,13 +52,46 @@ def load_standin_factors(data_dir: Path) -> dict:
                          f"(only it has the factors to score against)")
     try:
         with np.load(path) as stored:
-            factors = {name: stored[name] for name in stored.files if name not in NAME_LISTS}
+            factors = {name: stored[name] for name in stored.files if name not in NAME_LISTS + tuple(OPTIONS)}
     except (OSError, ValueError) as err:
         raise ScoreError(f"cannot read {path}: {err}") from None
     if "digit" not in factors or "font" not in factors:
         raise ScoreError(f"{path} has no 'digit' or 'font' entry: not the factors file of a stand-in of "
                          f"make_svhn_standin.py (a proxy of make_proxy_data.py is scored by score_proxy.py)")
     return add_derived_factors(factors)
+
+
+def standin_options(data_dir: Path) -> dict:
+    """How the stand-in was made: {"label_prior": ..., "neighbours": ...} (make_svhn_standin.py's options; a
+    factors file without them was made with the defaults)."""
+    with np.load(Path(data_dir) / FACTORS_FILE) as stored:
+        return {name: str(stored[name]) if name in stored.files else default for name, default in OPTIONS.items()}
+
+
+def standin_command(data_dir: Path) -> str | None:
+    """The make_svhn_standin.py command that makes this stand-in again, read off its README.txt (seed, counts)
+    and factors file (options), or None if README.txt does not say. The fonts must be the same ones
+    (README.txt lists them); the output does not depend on --workers."""
+    import re
+    try:
+        readme = (Path(data_dir) / "README.txt").read_text()
+    except OSError:
+        return None
+    seed = re.search(r"\(seed (\d+)\)", readme)
+    counts = re.search(r"train_32x32\.mat: (\d+) images; test_32x32\.mat: (\d+) images", readme)
+    if not (seed and counts):
+        return None
+    options = standin_options(data_dir)
+    chosen = "".join(f" --{name} {value}" for name, value in options.items() if value != OPTIONS[name])
+    return (f"python scripts/svhn_standin/make_svhn_standin.py --out {Path(data_dir).name} --seed {seed[1]} "
+            f"--train_count {counts[1]} --test_count {counts[2]}{chosen}")
+
+
+def per_digit_recall(values: np.ndarray, digits: np.ndarray, mapping: dict) -> list:
+    """For each digit 0-9, the share of its test images whose value `mapping` reads as that digit (None for a
+    digit with no test image)."""
+    read = evaluation.apply_mapping(values, mapping)
+    return [float(np.mean(read[digits == d] == d)) if np.any(digits == d) else None for d in range(10)]
 
 
 def quantile_bins(values, n_bins: int = N_BINS) -> np.ndarray:
@@ -106,7 +140,9 @@ def score_codes(cfg, codes: np.ndarray, factors: dict) -> dict:
             factor, rows = labels[name]
             nmi[name] = evaluation.normalized_mutual_information(
                 values if rows is None else values[rows], factor, n_values, int(factor.max()) + 1)
-        categorical.append(categorical_entry(score, values, nmi))
+        entry = categorical_entry(score, values, nmi)
+        entry["per_digit_recall"] = per_digit_recall(values, np.asarray(factors["digit"]), score["mapping"])
+        categorical.append(entry)
     continuous = []
     for j in range(parts.continuous.shape[1]):
         values = np.asarray(parts.continuous[:, j], np.float64)

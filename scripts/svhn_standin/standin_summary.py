@@ -3,6 +3,7 @@
     python scripts/svhn_standin/standin_summary.py RUN_DIR [RUN_DIR ...] --out results/svhn_standin/summary.json
                                       [--scores SCORES.json] ... [--iterations all | last | 1000,2000]
                                       [--limit 10000] [--data_dir DIR] [--overwrite | --update]
+                                      [--categories_dir results/svhn_standin/categories]
 
 The scores are those of scripts/svhn_standin/score_standin.py (see its --help for what each number is). A run whose
 score_standin.py --json file is given with --scores (one file per --scores, matched to the RUN_DIR by the run
@@ -16,7 +17,13 @@ place of their earlier ones.
   flags                      the command line that started the run (command.txt's first line, without its
                              time stamp; config.json's flags if there is no command.txt), every absolute path
                              in it made relative to the project or cut to its last part
-  data, n_test               the stand-in folder's name and the number of test images scored
+  data, n_test               the stand-in folder's name and the number of test images scored (the first n_test)
+  label_prior, neighbours    how the stand-in was made (make_svhn_standin.py's options; uniform, standin: the
+                             defaults), standin_command the command that makes it again (same fonts)
+  per_digit_recall           the first categorical variable's share of each digit's test images read as that
+                             digit under its best one-to-one mapping, at scored_iteration
+  test_categories            with --categories_dir: the file of the first variable's value of each scored test
+                             image at scored_iteration (uint8 .npy, test_32x32.mat order; null without one)
   iterations                 the run's last checkpoint
   scored_iteration           the last scored checkpoint (the scores below are of it)
   digit_nmi_best             the best categorical variable's NMI with the digit (digit_nmi_variable: which),
@@ -121,7 +128,8 @@ def best_scores(point: dict) -> dict:
             "factor_eta": _best(cont, "eta", score_standin.ETA_FACTORS)}
 
 
-def summarize(scores: dict, run_dir: Path, config_flags: dict | None = None) -> dict:
+def summarize(scores: dict, run_dir: Path, config_flags: dict | None = None,
+              categories_dir: Path | None = None) -> dict:
     """The summary of one run from its score_standin.py scores (the --json content) and its folder."""
     from bidirectional_infogan.runs.run_folder import list_checkpoints
     points = sorted(scores["iterations"], key=lambda p: p["iteration"])
@@ -131,9 +139,16 @@ def summarize(scores: dict, run_dir: Path, config_flags: dict | None = None) -> 
     health = scores.get("health") or {}
     curve = health.get("curve") or []
     last = points[-1]
+    categories = None if categories_dir is None else \
+        score_standin.categories_path(categories_dir, run_dir.name, last["iteration"])
     return {"run": run_dir.name, "flags": run_flags(run_dir, config_flags), "data": scores.get("data"),
-            "n_test": scores.get("n_test"), "iterations": max(available) if available else None,
+            "n_test": scores.get("n_test"), "label_prior": scores.get("label_prior", "uniform"),
+            "neighbours": scores.get("neighbours", "standin"), "standin_command": scores.get("standin_command"),
+            "iterations": max(available) if available else None,
             "scored_iteration": last["iteration"], **best_scores(last),
+            "per_digit_recall": last["categorical"][0].get("per_digit_recall"),
+            "test_categories": relative_path(str(categories.resolve())) if categories and categories.is_file()
+            else None,
             "diversity_final_over_peak": health.get("diversity_final_over_peak"),
             "health_score_final": curve[-1].get("score") if curve else None,
             "checkpoints": {str(p["iteration"]): {**best_scores(p), "health": p.get("health"),
@@ -205,6 +220,9 @@ def main(argv=None) -> int:
                              f"{score_standin.DEFAULT_LIMIT:,}; 0: all)")
     parser.add_argument("--data_dir", type=Path, default=None,
                         help="the stand-in's folder (default: each run's own, from its config.json)")
+    parser.add_argument("--categories_dir", type=Path, default=None,
+                        help="where the test categories go (runs scored now) or are (runs given with --scores, "
+                             "scored with score_standin.py --categories_dir): test_categories")
     args = parser.parse_args(argv)
 
     from bidirectional_infogan.runs.errors import USER_ERRORS
@@ -228,8 +246,9 @@ def main(argv=None) -> int:
             if scores is None:
                 print(f"scoring {run_dir.name}", flush=True)
                 scores = score_standin.score_run(run_dir, args.iterations, args.data_dir, args.limit,
-                                                 show=lambda line: print(line, flush=True))
-            summaries.append(summarize(scores, run_dir, run.flags))
+                                                 show=lambda line: print(line, flush=True),
+                                                 categories_dir=args.categories_dir)
+            summaries.append(summarize(scores, run_dir, run.flags, args.categories_dir))
     except USER_ERRORS + (ScoreError,) as err:
         fail(err, PROGRAM)
     for summary in summaries:
