@@ -98,7 +98,37 @@ def layer_seconds(model, batch_size: int, repeats: int = 5) -> dict:
     return totals
 
 
-def compare_precisions(precision: str, iterations: int, per_layer: bool) -> float:
+def op_milliseconds(model, inputs, steps: int = 5) -> dict:
+    """Thread milliseconds per training step of each TensorFlow op type (TensorFlow's profiler: the events of the
+    host plane's compute-thread lines, summed by op type and over the threads, divided by `steps`). "Process"
+    (a whole step's executor event) contains the others and is left out; "ParallelFor" is thread-pool work inside
+    another op's event (in our steps the random normal of D's noise: the two times are equal), counted by that op
+    already: it is listed but left out of the total."""
+    import collections
+    import glob
+    import tempfile
+
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        for _ in range(steps):
+            float(model.train_step(*inputs)["D_loss"])
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        (path,) = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
+        space.ParseFromString(Path(path).read_bytes())
+    totals = collections.Counter()
+    for plane in (p for p in space.planes if p.name == "/host:CPU"):
+        names = {key: meta.name.split(":")[-1] for key, meta in plane.event_metadata.items()}
+        for line in (line for line in plane.lines if line.name.startswith("tf_Compute")):
+            for event in line.events:
+                totals[names.get(event.metadata_id, "?")] += event.duration_ps / 1e9 / steps
+    totals.pop("Process", None)
+    return dict(totals)
+
+
+def compare_precisions(precision: str, iterations: int, per_layer: bool, per_op: bool = False) -> float:
     """Print the comparison; returns the smaller of the two speed-ups."""
     from bidirectional_infogan.util.tf_setup import NO_GPU, describe_device, import_tensorflow
     tf = import_tensorflow()
@@ -123,6 +153,17 @@ def compare_precisions(precision: str, iterations: int, per_layer: bool) -> floa
                 low = by_kind[precision][kind]
                 print(f"  {kind:24s} float32 {base * 1e3:7.1f} ms, {precision} {low * 1e3:7.1f} ms: "
                       f"{base / low:.2f}x")
+        if per_op:
+            by_op = {p: op_milliseconds(model, inputs) for p, model in models.items()}
+            total = {p: sum(v for op, v in ms.items() if op != "ParallelFor") for p, ms in by_op.items()}
+            print(f"  per op type, thread ms per step (all threads; total float32 {total['float32']:.0f}, "
+                  f"{precision} {total[precision]:.0f}); the 15 largest:")
+            ops = sorted(set(by_op["float32"]) | set(by_op[precision]),
+                         key=lambda op: -max(by_op["float32"].get(op, 0), by_op[precision].get(op, 0)))
+            for op in ops[:15]:
+                base, low = by_op["float32"].get(op, 0.0), by_op[precision].get(op, 0.0)
+                print(f"  {op[:40]:40s} float32 {base:7.1f} ms, {precision} {low:7.1f} ms"
+                      + (f": {base / low:.2f}x" if base and low else ""))
     print(f"the smaller of the two steps' speed-ups ({', '.join(f'{s:.2f}x' for s in speed_ups)}):")
     print(f"speed-up of {precision} over float32: {min(speed_ups):.2f}x")
     return min(speed_ups)

@@ -1,7 +1,7 @@
 """Benchmark: seconds per training iteration, achieved GFLOP/s, and the machine's float32 matmul GFLOP/s.
 
     python bench/train_step.py [--batch_size 128] [--iterations 20] [--dataset mnist|svhn] [--no-baseline]
-    python bench/train_step.py --precision mixed_bfloat16 [--iterations 20] [--per_layer]
+    python bench/train_step.py --precision mixed_bfloat16 [--iterations 20] [--per_layer] [--per_op]
 
 The FLOP count is the model's arithmetic, read off the built layers: 2 FLOPs per multiply-add, a forward
 pass of G, two of E and two of D per iteration, and the backward pass counted as twice the forward. The
@@ -15,7 +15,8 @@ speed-up of our default set-up over it is printed.
 With --precision P (bench_precision.py), the MNIST step (batch 128) and the table-2 step (SVHN's networks, batch
 32) are each timed in P and in float32 in this process, the two models' steps interleaved so that other load on
 the machine hits both alike; the last line is the smaller of the two speed-ups. It also says whether the processor
-has bfloat16 units. --per_layer adds, per kind of layer, the forward and backward time in both precisions.
+has bfloat16 units. --per_layer adds, per kind of layer, the forward and backward time in both precisions; --per_op, per
+TensorFlow op type, its time within whole steps (the profiler's trace), which also shows what is not a layer.
 """
 
 from __future__ import annotations
@@ -117,11 +118,13 @@ def main() -> None:
                              "this process; --dataset, --batch_size and the baseline do not apply)")
     parser.add_argument("--per_layer", action="store_true",
                         help="with --precision: also time each kind of layer in both precisions")
+    parser.add_argument("--per_op", action="store_true",
+                        help="with --precision: also each TensorFlow op type's time in a step (profiler trace)")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # child-process output
     args = parser.parse_args()
     if args.precision:
         from bench_precision import compare_precisions
-        compare_precisions(args.precision, args.iterations, args.per_layer)
+        compare_precisions(args.precision, args.iterations, args.per_layer, args.per_op)
         return
     batch = args.batch_size or DATASETS[args.dataset].defaults["batch_size"]
 
