@@ -159,7 +159,8 @@ def exported(trained_run, mnist_dir, tmp_path_factory):
 
     import export_pretrained
     out = tmp_path_factory.mktemp("pretrained") / "mnist"
-    assert export_pretrained.main([str(trained_run), str(out), "--data_dir", str(mnist_dir)]) == 0
+    assert export_pretrained.main([str(trained_run), str(out), "--data_dir", str(mnist_dir),
+                                   "--chosen_by", "made up: the only run"]) == 0
     return out, json.loads((out / "results.json").read_text())
 
 

@@ -166,7 +166,8 @@ def test_a_run_with_the_learned_prior_resumes_exactly(mnist_dir, tmp_path):
     assert run_cli(["--resume", parts]) == 0
     a = tf.train.load_checkpoint(str(only_run(tmp_path / "straight") / "checkpoints" / "iteration-6"))
     b = tf.train.load_checkpoint(str(parts / "checkpoints" / "iteration-6"))
-    names = [n for n in a.get_variable_to_shape_map() if "save_counter" not in n and n != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+    names = [n for n in a.get_variable_to_shape_map()
+             if "save_counter" not in n and n != "_CHECKPOINTABLE_OBJECT_GRAPH"]
     priors = [n for n in names if n.startswith("categorical_priors")]
     assert len(priors) == 1 and not np.allclose(a.get_tensor(priors[0]), 0.1)  # saved, and learned something
     assert [n for n in names if not np.array_equal(a.get_tensor(n), b.get_tensor(n))] == []

@@ -28,6 +28,7 @@ def test_the_exported_folder(exported, trained_run):
     run = json.loads((trained_run / "config.json").read_text())
     assert (results["seed"], results["iteration"], results["dataset"]) == (run["train"]["seed"], 40, "mnist")
     assert results["exported_by"] == "scripts/run_tools/export_pretrained.py" and results["n_test"] == 10000
+    assert results["chosen_by"] == "made up: the only run"
     assert 0 <= results["accuracy"] <= 1 and 0 <= results["nmi"] <= 1
     assert results["mapping_source"] == "test labels (Hungarian algorithm)"  # trained_run has no encodings.txt
     encodings = [int(v) for v in (out / "encodings.txt").read_text().split(",")]

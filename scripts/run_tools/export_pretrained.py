@@ -1,6 +1,7 @@
 """Export a trained run as a model that others can use without training and without this project.
 
     python scripts/run_tools/export_pretrained.py RUN_DIR OUT_DIR [--iteration N] [--data_dir DIR] [--overwrite]
+                                                  [--chosen_by TEXT]
 
 OUT_DIR gets
     encoder.keras    E: float32 images in [0, 1], (N, H, W, C) -> dict z, categorical_1..K (softmax), continuous
@@ -9,8 +10,8 @@ OUT_DIR gets
     encodings.txt    (MNIST, SVHN) entry i = the category that encodes digit i: the run folder's own file if it
                      has one (runs with one categorical variable), else the best one-to-one mapping on the test
                      labels (Hungarian algorithm; SVHN: of the categorical variable that classifies best)
-    results.json     seed, iteration, data set, the test accuracy and NMI that the exported encoder.keras gives
-                     (loaded back from the file), and how closely the exported networks reproduce the trained
+    results.json     seed, iteration, data set, chosen_by (if given), the test accuracy and NMI that the
+                     exported encoder.keras gives (loaded back from the file), and how closely the exported networks reproduce the trained
                      ones
 Both .keras files load with plain `keras.saving.load_model(path)` (Keras 3 and TensorFlow, no project code).
 `python evaluate_model.py --model_dir OUT_DIR --evaluate` evaluates the exported folder.
@@ -43,6 +44,9 @@ def build_parser():
     parser.add_argument("--data_dir", help="folder of the data set (default: the one the run was trained on)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace OUT_DIR if it is a folder that this script made")
+    parser.add_argument("--chosen_by", metavar="TEXT",
+                        help="how this run was chosen among others (e.g. the rule and the runs compared), written "
+                             "into results.json as chosen_by")
     return parser
 
 
@@ -50,7 +54,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from bidirectional_infogan.evaluate.export import export
     try:
-        results = export(args.run_dir, args.out_dir, args.iteration, args.data_dir, args.overwrite)
+        results = export(args.run_dir, args.out_dir, args.iteration, args.data_dir, args.overwrite,
+                         chosen_by=args.chosen_by)
     except USER_ERRORS + (EncodingsError,) as err:
         print(f"export_pretrained.py: error: {err}", file=sys.stderr)
         return 2

@@ -90,10 +90,10 @@ def _score(run, cfg, codes, test, run_dir: Path, say) -> tuple[dict, list | None
 
 
 def export(run_dir, out_dir, iteration: int | None = None, data_dir=None, overwrite: bool = False,
-           say=print) -> dict:
+           say=print, chosen_by: str | None = None) -> dict:
     """Export checkpoint `iteration` (default: the newest) of a run folder into `out_dir`; returns the
-    results.json contents. The folder is written under a temporary name next to `out_dir` and renamed into
-    place once complete."""
+    results.json contents (with `chosen_by`, how this run was chosen among others, if given). The folder is
+    written under a temporary name next to `out_dir` and renamed into place once complete."""
     run_dir, out_dir = Path(run_dir).expanduser(), Path(out_dir).expanduser()
     requested = iteration
     run, iteration = check_run_folder(run_dir, iteration)
@@ -147,7 +147,7 @@ def export(run_dir, out_dir, iteration: int | None = None, data_dir=None, overwr
                               "(" + "; ".join(failed) + ")")
 
         results = {"exported_by": EXPORTED_BY, "source_run": run_dir.name, "dataset": cfg.dataset,
-                   "seed": run.train.seed, "iteration": iteration}
+                   "seed": run.train.seed, "iteration": iteration, **({"chosen_by": chosen_by} if chosen_by else {})}
         if test is not None:
             codes_test = exported.encode(test.images)
             scores, encodings = _score(run, cfg, codes_test, test, run_dir, say)
