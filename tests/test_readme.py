@@ -62,6 +62,8 @@ def test_the_readme_results_are_the_measured_ones():
     import mnist_results
     for line in mnist_results.markdown(results["runs"], results["summary"]).splitlines():
         assert line in README, line
+    reliable = json.loads((ROOT / "results" / "mnist_reliable.json").read_text())
+    assert mnist_results.recipe_row("reliable", reliable["runs"], reliable["summary"]) in README
     if len(results["runs"]) > 1:
         a, n, r = (results["summary"][key] for key in ("accuracy", "nmi", "ari"))
         assert (f"| mean ± std ({len(results['runs'])} runs) | | {a['mean']:.2%} ± {a['std']:.2%} | "

@@ -179,6 +179,24 @@ def markdown(runs: list[dict], total: dict) -> str:
     return "\n".join(lines)
 
 
+def recipe_row(recipe: str, runs: list[dict], total: dict) -> str:
+    """One row of the results table (markdown's columns) for all the runs of a recipe: accuracy, NMI and ARI as
+    mean ± std with the worst seed's accuracy, the mean errors and health, and the range of training times."""
+    a, n, r = total["accuracy"], total["nmi"], total["ari"]
+    worst = min(runs, key=lambda run: run["accuracy"])
+    iterations = sorted({run["iteration"] for run in runs})
+    hours = sorted(run["train_seconds"] / 3600 for run in runs if run.get("train_seconds"))
+    healths = [run["health"]["score"] for run in runs if run.get("health")]
+    machines = sorted({machine(run) for run in runs})
+    return (f"| `--recipe {recipe}`: mean ± std ({len(runs)} runs, seeds "
+            f"{', '.join(str(run['seed']) for run in sorted(runs, key=lambda run: run['seed']))}) | "
+            f"{', '.join(f'{i:,}' for i in iterations)} | {a['mean']:.2%} ± {a['std']:.2%}, worst "
+            f"{worst['accuracy']:.2%} (seed {worst['seed']}) | {n['mean']:.3f} ± {n['std']:.3f} | "
+            f"{r['mean']:.3f} ± {r['std']:.3f} | {statistics.mean(run['misclassified'] for run in runs):.0f} | "
+            f"{f'{statistics.mean(healths):.3f}' if healths else 'n/a'} | | | "
+            f"{f'{hours[0]:.1f}-{hours[-1]:.1f} h per seed' if hours else 'n/a'} | {'; '.join(machines)} | |")
+
+
 def merge_runs(published: list[dict], measured: list[dict]) -> tuple[list[dict], list[dict]]:
     """The measured runs plus the published ones not measured again (matched by run folder name), by seed.
 
