@@ -9,9 +9,12 @@ import pytest
 import tensorflow as tf
 
 from bidirectional_infogan.data.svhn import LABEL_COUNTS
+from bidirectional_infogan.datasets import DATASETS
 from bidirectional_infogan.model import latent, losses
-from bidirectional_infogan.model.config import ConfigError, TrainConfig, mnist_model_config, table2_model_config
+from bidirectional_infogan.model.config import (ConfigError, RunConfig, TrainConfig, mnist_model_config,
+                                                table2_model_config)
 from bidirectional_infogan.model.gan import BidirectionalInfoGAN
+from bidirectional_infogan.train import cli
 
 from conftest import FAST, only_run, run_cli
 
@@ -109,9 +112,13 @@ def test_without_priors_the_draws_are_the_papers():
 
 
 def test_the_prior_needs_its_flags_right():
-    TrainConfig(categorical_prior="learned", balance_target="learned").validate()
+    TrainConfig(categorical_prior="learned", balance_target="learned", balance_weight=1.0).validate()
     with pytest.raises(ConfigError, match="needs --categorical_prior learned"):
-        TrainConfig(balance_target="learned").validate()
+        TrainConfig(balance_target="learned", balance_weight=1.0).validate()
+    with pytest.raises(ConfigError, match="needs --balance_weight above 0"):  # it would do nothing
+        TrainConfig(categorical_prior="learned", balance_target="learned").validate()
+    with pytest.raises(ConfigError, match="--prior_floor is the floor of the learned prior"):
+        TrainConfig(prior_floor=0.8).validate()
     with pytest.raises(ConfigError, match="prior_floor must be in"):
         TrainConfig(categorical_prior="learned", prior_floor=1.5).validate()
     with pytest.raises(ConfigError, match="categorical_prior must be one of uniform, learned"):
@@ -124,9 +131,28 @@ def test_an_unknown_prior_is_one_line_and_exit_2(capsys, tmp_path):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--categorical_prior" in err and "'learned'" in err
-    assert run_cli(["--balance_target", "learned", "--log_dir", tmp_path]) == 2
+    assert run_cli(["--balance_target", "learned", "--balance_weight", "1", "--log_dir", tmp_path]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs --categorical_prior learned" in err
+
+
+def test_an_old_run_resumes_with_the_uniform_prior(tmp_path):
+    """A run folder from before the flags (config.json names none of them) resumes as uniform, and refuses a
+    learned prior in one line."""
+    run = cli.build_run(DATASETS["mnist"], cli.resolve_flags(DATASETS["mnist"], {}))
+    saved = json.loads(run.to_json())
+    for name in ("categorical_prior", "prior_floor", "balance_target"):
+        del saved["flags"][name], saved["train"][name]
+    folder = tmp_path / "mnist_old"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(saved))
+    assert RunConfig.load(folder / "config.json").train.categorical_prior == "uniform"
+    resumed = cli._resumed_run(DATASETS["mnist"], str(folder), {}).train
+    assert (resumed.categorical_prior, resumed.prior_floor, resumed.balance_target) == ("uniform", 0.5, "uniform")
+    with pytest.raises(cli.ConfigError) as refused:
+        cli._resumed_run(DATASETS["mnist"], str(folder), {"categorical_prior": "learned"})
+    assert "--categorical_prior learned differs from the run's uniform" in str(refused.value)
+    assert "\n" not in str(refused.value)
 
 
 @pytest.mark.slow
@@ -153,9 +179,17 @@ def test_a_step_learns_the_prior_of_the_acted_on_variables_only(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_run_with_the_learned_prior_resumes_exactly(mnist_dir, tmp_path):
+def test_a_run_with_the_learned_prior_resumes_exactly(mnist_dir, tmp_path, monkeypatch):
     """6 iterations, stop at 3, resume: the weights and the prior of 6 in one go, exactly (the prior is in the
-    checkpoint; the next batch's c is drawn from it)."""
+    checkpoint; the next batch's c is drawn from it). The training loop hands the sampler the learned prior."""
+    handed = []
+    draw = latent.sample_latent
+
+    def recording(cfg, rng, batch_size, priors=None):
+        if batch_size == 8:  # the training batches (health.py draws its own, uniformly, at the log steps)
+            handed.append(priors)
+        return draw(cfg, rng, batch_size, priors)
+    monkeypatch.setattr(latent, "sample_latent", recording)
     flags = ["--batch_size", "8", "--max_iter", "6", "--checkpoint_every", "3", "--log_every", "3",
              "--scalars_every", "3", "--categorical_prior", "learned", "--prior_floor", "0.8", "--balance_weight",
              "1", "--balance_target", "learned", "--data_dir", mnist_dir]
@@ -170,4 +204,6 @@ def test_a_run_with_the_learned_prior_resumes_exactly(mnist_dir, tmp_path):
              if "save_counter" not in n and n != "_CHECKPOINTABLE_OBJECT_GRAPH"]
     priors = [n for n in names if n.startswith("categorical_priors")]
     assert len(priors) == 1 and not np.allclose(a.get_tensor(priors[0]), 0.1)  # saved, and learned something
+    assert len(handed) == 6 + 3 + 3 and all(p is not None and len(p) == 1 for p in handed)  # straight, 2 parts
+    assert np.allclose(handed[0][0], 0.1) and not np.allclose(handed[5][0], 0.1)  # uniform at first, then learned
     assert [n for n in names if not np.array_equal(a.get_tensor(n), b.get_tensor(n))] == []

@@ -306,7 +306,7 @@ def test_an_over_clustered_variable_is_read_many_to_one():
                              parts=SimpleNamespace(categorical=[one_hot, np.eye(10)[labels]]))
     result = scoring.variable_scores(inputs)
     over, plain = result["variables"]
-    assert (over["values"], plain["values"]) == (20, 10)
+    assert (over["n_values"], plain["n_values"], over["n_classes"]) == (20, 10, 10)
     assert over["accuracy"] == pytest.approx(0.5) and over["purity"] == 1.0
     lines = scoring.variable_lines(result)
     assert any("many-to-one accuracy" in line for line in lines)

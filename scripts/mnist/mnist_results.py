@@ -188,11 +188,13 @@ def recipe_row(recipe: str, runs: list[dict], total: dict) -> str:
     hours = sorted(run["train_seconds"] / 3600 for run in runs if run.get("train_seconds"))
     healths = [run["health"]["score"] for run in runs if run.get("health")]
     machines = sorted({machine(run) for run in runs})
+    def spread(score, form):  # "mean ± std", or the one run's value
+        return f"{score['mean']:{form}}" + (f" ± {score['std']:{form}}" if score["std"] is not None else "")
     return (f"| `--recipe {recipe}`: mean ± std ({len(runs)} runs, seeds "
             f"{', '.join(str(run['seed']) for run in sorted(runs, key=lambda run: run['seed']))}) | "
-            f"{', '.join(f'{i:,}' for i in iterations)} | {a['mean']:.2%} ± {a['std']:.2%}, worst "
-            f"{worst['accuracy']:.2%} (seed {worst['seed']}) | {n['mean']:.3f} ± {n['std']:.3f} | "
-            f"{r['mean']:.3f} ± {r['std']:.3f} | {statistics.mean(run['misclassified'] for run in runs):.0f} | "
+            f"{', '.join(f'{i:,}' for i in iterations)} | {spread(a, '.2%')}, worst "
+            f"{worst['accuracy']:.2%} (seed {worst['seed']}) | {spread(n, '.3f')} | "
+            f"{spread(r, '.3f')} | {statistics.mean(run['misclassified'] for run in runs):.0f} | "
             f"{f'{statistics.mean(healths):.3f}' if healths else 'n/a'} | | | "
             f"{f'{hours[0]:.1f}-{hours[-1]:.1f} h per seed' if hours else 'n/a'} | {'; '.join(machines)} | |")
 

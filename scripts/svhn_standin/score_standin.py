@@ -66,7 +66,7 @@ import numpy as np
 
 from bidirectional_infogan.evaluate.factor_scores import (ScoreError, check_alignment, checkpoint_models,
                                                            encode_test_images, no_nan, parse_iterations, text)
-from bidirectional_infogan.model.latent import split_latent
+from bidirectional_infogan.evaluate.inputs import categories_from_codes
 from bidirectional_infogan.util.arguments import fail
 # the factors and the scores of codes (score_standin.X stays the interface of both: "as" re-exports)
 from standin_scores import (ANGLES, BINNED, CONTINUOUS, ETA_FACTORS, FACTORS_FILE, HUE_SATURATION, MIN_SATURATION,
@@ -242,9 +242,9 @@ def score_run(run_dir: Path, iterations: str = "all", data_dir: Path | None = No
         point = {"iteration": iteration, "n_test": n}
         point.update(score_codes(run.model, codes, factors))
         if categories_dir is not None:
-            first = split_latent(run.model, codes).categorical[0].argmax(axis=1)
             Path(categories_dir).mkdir(parents=True, exist_ok=True)
-            np.save(categories_path(categories_dir, run_dir.name, iteration), first.astype(np.uint8))
+            np.save(categories_path(categories_dir, run_dir.name, iteration),
+                    categories_from_codes(run.model, codes)[:, 0])
         point["health"] = health_at(records, iteration)
         points.append(point)
         for line in table(point):

@@ -87,11 +87,11 @@ def standin_command(data_dir: Path) -> str | None:
             f"--train_count {counts[1]} --test_count {counts[2]}{chosen}")
 
 
-def per_digit_recall(values: np.ndarray, digits: np.ndarray, mapping: dict) -> list:
+def per_digit_recall(values: np.ndarray, digits: np.ndarray, n_values: int, mapping: dict) -> list:
     """For each digit 0-9, the share of its test images whose value `mapping` reads as that digit (None for a
-    digit with no test image)."""
-    read = evaluation.apply_mapping(values, mapping)
-    return [float(np.mean(read[digits == d] == d)) if np.any(digits == d) else None for d in range(10)]
+    digit with no test image): classification_report's per-class accuracy."""
+    report = evaluation.classification_report(values, digits, n_values, 10, mapping)
+    return [None if np.isnan(recall) else recall for recall in report["per_class_accuracy"]]
 
 
 def quantile_bins(values, n_bins: int = N_BINS) -> np.ndarray:
@@ -141,7 +141,8 @@ def score_codes(cfg, codes: np.ndarray, factors: dict) -> dict:
             nmi[name] = evaluation.normalized_mutual_information(
                 values if rows is None else values[rows], factor, n_values, int(factor.max()) + 1)
         entry = categorical_entry(score, values, nmi)
-        entry["per_digit_recall"] = per_digit_recall(values, np.asarray(factors["digit"]), score["mapping"])
+        entry["per_digit_recall"] = per_digit_recall(values, np.asarray(factors["digit"]), n_values,
+                                                     score["mapping"])
         categorical.append(entry)
     continuous = []
     for j in range(parts.continuous.shape[1]):

@@ -19,7 +19,8 @@ place of their earlier ones.
                              in it made relative to the project or cut to its last part
   data, n_test               the stand-in folder's name and the number of test images scored (the first n_test)
   label_prior, neighbours    how the stand-in was made (make_svhn_standin.py's options; uniform, standin: the
-                             defaults), standin_command the command that makes it again (same fonts)
+                             defaults), standin_command the command that makes it again (same fonts); null for
+                             scores written before score_standin.py recorded them
   per_digit_recall           the first categorical variable's share of each digit's test images read as that
                              digit under its best one-to-one mapping, at scored_iteration
   test_categories            with --categories_dir: the file of the first variable's value of each scored test
@@ -142,8 +143,8 @@ def summarize(scores: dict, run_dir: Path, config_flags: dict | None = None,
     categories = None if categories_dir is None else \
         score_standin.categories_path(categories_dir, run_dir.name, last["iteration"])
     return {"run": run_dir.name, "flags": run_flags(run_dir, config_flags), "data": scores.get("data"),
-            "n_test": scores.get("n_test"), "label_prior": scores.get("label_prior", "uniform"),
-            "neighbours": scores.get("neighbours", "standin"), "standin_command": scores.get("standin_command"),
+            "n_test": scores.get("n_test"), "label_prior": scores.get("label_prior"),
+            "neighbours": scores.get("neighbours"), "standin_command": scores.get("standin_command"),
             "iterations": max(available) if available else None,
             "scored_iteration": last["iteration"], **best_scores(last),
             "per_digit_recall": last["categorical"][0].get("per_digit_recall"),

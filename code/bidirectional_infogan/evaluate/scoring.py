@@ -70,7 +70,7 @@ def variable_scores(inputs: Inputs) -> dict:
         n_values = probabilities.shape[1]
         mapping = evaluation.hungarian_mapping(values, labels, n_values, n_classes)
         report = evaluation.classification_report(values, labels, n_values, n_classes, mapping)
-        report.update(variable=f"c{v + 1}", values=n_values)
+        report.update(variable=f"c{v + 1}", n_values=n_values, n_classes=n_classes)
         variables.append(report)
     return {"iteration": inputs.iteration, "n_test": len(labels), "variables": variables}
 
@@ -84,7 +84,7 @@ def variable_lines(result: dict) -> list[str]:
         encodings = ",".join(map(str, report["encodings"])) if report["encodings"] else "-"
         lines.append(f"  {report['variable']:<9}{report['accuracy']:>9.4f}{report['nmi']:>8.4f}"
                      f"{report['ari']:>8.4f}{report['purity']:>8.4f}  {encodings}")
-    if any(report["values"] > len(report["confusion_matrix"]) for report in result["variables"]):
+    if any(report["n_values"] > report["n_classes"] for report in result["variables"]):
         lines.append("  (a variable with more values than digits leaves values unmapped in the one-to-one accuracy; "
                      "its purity, each value read as its most common digit, is its many-to-one accuracy)")
     return lines

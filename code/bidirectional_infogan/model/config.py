@@ -154,8 +154,8 @@ class TrainConfig:
     balance_weight: float = 0.0
     # E sure of the categorical value of each real image (losses.confidence_loss)
     confidence_weight: float = 0.0
-    # The three terms above act on the first this many categorical variables (0: on all of them), so the others
-    # stay free to take another factor than the one the terms make the first variables take.
+    # The three terms above (and a learned prior, below) act on the first this many categorical variables (0: on
+    # all of them), so the others stay free to take another factor than the one the terms make the first take.
     real_terms_variables: int = 0
     # The categorical prior of the first real_terms_variables variables (all, at 0): "uniform" (the paper: G draws
     # each value equally often) or "learned" (G draws them as often as E finds them in real images, a moving average
@@ -205,6 +205,11 @@ class TrainConfig:
         if self.balance_target == "learned" and self.categorical_prior != "learned":
             raise ConfigError("--balance_target learned aims the balance term at the learned prior: it needs "
                               "--categorical_prior learned")
+        if self.balance_target == "learned" and self.balance_weight == 0:
+            raise ConfigError("--balance_target learned aims the balance term, which is off: it needs "
+                              "--balance_weight above 0")
+        if self.prior_floor != TrainConfig.prior_floor and self.categorical_prior != "learned":
+            raise ConfigError("--prior_floor is the floor of the learned prior: it needs --categorical_prior learned")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision}")
         if not 0 <= self.seed < 2 ** 32:

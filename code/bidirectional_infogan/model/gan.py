@@ -154,7 +154,9 @@ class BidirectionalInfoGAN:
         # Both updates use gradients from the same forward pass.
         self.d_optimizer.apply_gradients(zip(d_gradients, self.d_variables))
         self.ge_optimizer.apply_gradients(zip(ge_gradients, self.ge_variables))
-        for i, prior in enumerate(self.categorical_priors):  # after the updates: this step drew c from the old one
+        # After the updates: this step drew c from the old prior. (Under mixed_float16 a step whose gradients
+        # overflowed is skipped by the optimisers, but the prior still follows E's prediction: harmless.)
+        for i, prior in enumerate(self.categorical_priors):
             prior.assign(losses.updated_prior(prior, real_categorical[i], tcfg.prior_floor))
             extra[f"prior_entropy_c{i + 1}"] = -tf.reduce_sum(prior * losses.safe_log(prior))  # ln K when uniform
         self.step.assign_add(1)

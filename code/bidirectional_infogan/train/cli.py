@@ -38,8 +38,9 @@ RESUMABLE_FLAGS = LOOP_FLAGS + ("data_dir",)
 OLD_RUN_FLAGS = {"recipe": None, "op_determinism": "on", "d_batch_statistics": "separate", "consistency_weight": 0.0,
                  "consistency_augment": TrainConfig.consistency_augment, "consistency_shear": 0.0,
                  "balance_weight": 0.0, "confidence_weight": 0.0,
-                 "real_terms_variables": 0, "categorical_prior": "uniform", "prior_floor": 0.5,
-                 "balance_target": "uniform", "d_r1": 0.0, "precision": "float32"}
+                 "real_terms_variables": 0, "categorical_prior": TrainConfig.categorical_prior,
+                 "prior_floor": TrainConfig.prior_floor, "balance_target": TrainConfig.balance_target,
+                 "d_r1": 0.0, "precision": "float32"}
 
 
 def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
