@@ -57,3 +57,25 @@ def test_the_reliable_table_is_the_results_file():
     for row, run in zip(rows, sorted(runs, key=lambda r: r["seed"])):
         assert row.startswith(f"| {run['seed']} | {run['iteration']:,} | {run['accuracy']:.2%} | {run['nmi']:.3f} | "
                               f"{run['health']['score']:.3f} |")
+
+
+def test_the_reliable_course_table_is_the_trajectories():
+    """docs/mnist-results.md's course of the reliable seeds (test accuracy at each checkpoint) has a column per
+    results/mnist_reliable_trajectory_seed<SEED>.json and a row per checkpoint, each cell that file's accuracy."""
+    files = sorted((ROOT / "results").glob("mnist_reliable_trajectory_seed*.json"))
+    if not files:
+        pytest.skip("no reliable-mode trajectories yet")
+    courses = {}
+    for path in files:
+        data = json.loads(path.read_text())
+        courses[data["seed"]] = {point["iteration"]: point["accuracy"] for point in data["points"]}
+    doc = (ROOT / "docs" / "mnist-results.md").read_text()
+    table = doc.split("<!-- reliable-course -->", 1)[1].strip().split("\n\n", 1)[0].splitlines()
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    assert header == ["iteration"] + [f"seed {seed}" for seed in sorted(courses)]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:]]
+    iterations = sorted(set().union(*courses.values()))
+    assert [int(row[0].replace(",", "")) for row in rows] == iterations
+    for row, iteration in zip(rows, iterations):
+        assert row[1:] == [f"{courses[seed][iteration]:.2%}" if iteration in courses[seed] else ""
+                           for seed in sorted(courses)], iteration
