@@ -107,7 +107,7 @@ def test_op_determinism_off_trains_and_resumes(mnist_dir, tmp_path, capsys, keep
     device = tf_setup.describe_device()
     assert f"device: {device}\n" in out
     from bidirectional_infogan.train import training
-    code = training.code_version(Path(training.__file__).parent)  # and which code trains (none outside git)
+    code = training.code_version(training.CODE_FOLDER)  # and which code trains (none outside git)
     assert (f"\ncode: {code}" in out) == (code is not None) and ("differ from this commit" in out) == (
         code is not None and code.endswith("-dirty"))
     if not tf.config.list_physical_devices("GPU"):  # this machine: the CPU line

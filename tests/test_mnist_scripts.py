@@ -144,7 +144,7 @@ def test_results_of_an_evaluated_run(trained_run, mnist_dir, tmp_path, monkeypat
     sessions = [json.loads(line) for line in (run_dir / "timing.jsonl").read_text().splitlines()]
     assert result["train_seconds"] == pytest.approx(sum(s["seconds"] for s in sessions), abs=0.05)
     from bidirectional_infogan.train import training
-    assert result["code"] == [training.code_version(Path(training.__file__).parent)]  # trained by this checkout
+    assert result["code"] == [training.code_version(training.CODE_FOLDER)]  # trained by this checkout
 
     # the correlations, recomputed with scipy from the cached codes of the test images
     codes = np.load(run_dir / "test_codes" / "iteration-40.npz")["codes"]

@@ -4,7 +4,6 @@ import json
 import math
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,7 +195,7 @@ def test_session_timing_line_follows_the_checkpoints(tmp_path):
     record = json.loads(lines[1])
     assert (record["from_iteration"], record["to_iteration"]) == (10, 30)
     assert record["cpus"] >= 1 and record["tensorflow"] == tf.__version__
-    assert record["code"] == training.code_version(Path(training.__file__).parent)
+    assert record["code"] == training.code_version(training.CODE_FOLDER)
     assert record["vector_extensions"] == training.vector_extensions()
     assert not list(tmp_path.glob("*.partial"))
 
@@ -229,6 +228,13 @@ def test_code_version_names_the_commit_and_a_changed_checkout(tmp_path, monkeypa
     assert len(commit) == 40
     assert training.code_version(repo / "pkg") == commit
     (repo / "pkg" / "new.py").write_text("untracked\n")
+    assert training.code_version(repo / "pkg") == commit
+    (repo / "results.json").write_text("{}\n")  # a tracked file outside the folder: not the code
+    subprocess.run(git + ["add", "results.json"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "results"], check=True)
+    commit = subprocess.run(git + ["log", "-1", "--format=%H"], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    (repo / "results.json").write_text('{"changed": 1}\n')
     assert training.code_version(repo / "pkg") == commit
     (repo / "pkg" / "a.py").write_text("x = 2\n")
     assert training.code_version(repo / "pkg") == commit + "-dirty"

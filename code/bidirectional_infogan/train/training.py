@@ -248,7 +248,7 @@ class SessionTiming:
         self.started = time.time()
         self.earlier = self.path.read_text() if self.path.exists() else ""
         self.device = describe_device()
-        self.code = code_version(Path(__file__).parent)
+        self.code = code_version(CODE_FOLDER)
 
     def saved(self, last: int) -> None:
         if last <= self.first:
@@ -264,11 +264,15 @@ class SessionTiming:
         os.replace(partial, self.path)
 
 
+CODE_FOLDER = Path(__file__).resolve().parents[2]  # code/: the package and the training scripts
+
+
 def code_version(folder: Path) -> str | None:
     """The commit checked out in the git repository that tracks `folder`'s files, with "-dirty" appended when
-    tracked files differ from it; None without git, outside a repository, or when the repository does not track
-    `folder` (an installed copy inside someone else's repository). Results can then say which code made a run
-    (a fix that changes the last bits of every run makes this matter)."""
+    tracked files in `folder` differ from it (results or docs changed elsewhere in the checkout do not change the
+    code that trains); None without git, outside a repository, or when the repository does not track `folder`
+    (an installed copy inside someone else's repository). Results can then say which code made a run (a fix that
+    changes the last bits of every run makes this matter)."""
     def git(*args) -> str:
         return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True,
                               timeout=30).stdout.strip()
@@ -276,7 +280,7 @@ def code_version(folder: Path) -> str | None:
         if not git("ls-files", "--", "."):
             return None
         commit = git("rev-parse", "HEAD")
-        changed = git("status", "--porcelain", "--untracked-files=no")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".")
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("-dirty" if changed else "")
@@ -299,7 +303,7 @@ def vector_extensions(cpuinfo: str | None = None) -> str | None:
 def print_code_line(out) -> None:
     """Say which commit trains (as timing.jsonl will record it), and warn before hours of training when the run
     will be recorded as "-dirty"; nothing outside a git checkout."""
-    code = code_version(Path(__file__).parent)
+    code = code_version(CODE_FOLDER)
     if code is not None:
         note = " (tracked files differ from this commit; commit them for a clean record)" if code.endswith("-dirty") \
             else ""
