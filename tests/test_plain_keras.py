@@ -270,3 +270,17 @@ def test_the_exported_batch_norm_is_fused_batch_norm_in_inference():
         layer.set_weights([w.astype(np.float32) for w in weights])
     assert np.array_equal(np.asarray(fused(x, training=False)), np.asarray(plain(x, training=False)))
     assert not np.allclose(np.asarray(fused(x, training=False)), np.asarray(fused(x, training=True)))
+
+
+@pytest.mark.slow
+def test_the_reliable_pretrained_encoder_gives_its_runs_test_categories(mnist_dir):
+    """pretrained/mnist_reliable/encoder.keras, loaded with plain Keras, puts every MNIST test image into the
+    category that its source run's saved test categories (results/mnist_reliable/) hold, but for near ties."""
+    from bidirectional_infogan.data.common import as_float
+    from bidirectional_infogan.data.mnist import load_mnist
+    folder = ROOT / "pretrained" / "mnist_reliable"
+    exported = json.loads((folder / "results.json").read_text())
+    runs = {run["run"]: run for run in json.loads((ROOT / "results" / "mnist_reliable.json").read_text())["runs"]}
+    saved = np.load(ROOT / runs[exported["source_run"]]["test_categories"])
+    argmax, near = categorical_near_ties(folder, as_float(load_mnist(mnist_dir).test.images))
+    assert np.array_equal(saved[~near], argmax[~near]) and near.sum() < 100, near.sum()

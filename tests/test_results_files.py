@@ -79,3 +79,37 @@ def test_the_reliable_course_table_is_the_trajectories():
     for row, iteration in zip(rows, iterations):
         assert row[1:] == [f"{courses[seed][iteration]:.2%}" if iteration in courses[seed] else ""
                            for seed in sorted(courses)], iteration
+
+
+def test_the_reliable_pretrained_model_is_the_medoid_of_the_published_seeds():
+    """pretrained/mnist_reliable is one of results/mnist_reliable.json's runs, the one results/run_selection.json
+    names as the medoid of the set (chosen without labels), with that run's accuracy; its results.json says how it
+    was chosen."""
+    folder = ROOT / "pretrained" / "mnist_reliable"
+    exported = json.loads((folder / "results.json").read_text())
+    runs = {run["run"]: run for run in json.loads((ROOT / "results" / "mnist_reliable.json").read_text())["runs"]}
+    source = runs[exported["source_run"]]
+    assert (exported["seed"], exported["iteration"]) == (source["seed"], source["iteration"])
+    # the exported encoder (loaded back from its file) against the trained one: the same argmax for all but a few
+    assert abs(exported["accuracy"] - source["accuracy"]) <= 0.0003
+    sets = {s["name"]: s for s in json.loads((ROOT / "results" / "run_selection.json").read_text())["sets"]}
+    assert sets["reliable"]["medoid"] == exported["seed"]
+    assert "medoid" in exported["chosen_by"] and "run_selection.json" in exported["chosen_by"]
+    assert json.loads((folder / "config.json").read_text())["flags"]["recipe"] == "reliable"
+
+
+def test_the_agreement_table_of_the_reliable_seeds_is_the_selection_file():
+    """docs/health.md's per-checkpoint table of the reliable seeds is results/run_selection.json's set 'reliable':
+    accuracies, mean AMIs, Spearman's rho and the flagged seeds of each checkpoint."""
+    sets = {s["name"]: s for s in json.loads((ROOT / "results" / "run_selection.json").read_text())["sets"]}
+    doc = (ROOT / "docs" / "health.md").read_text()
+    table = doc.split("| iteration | accuracy of seeds 1-5 |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    points = sets["reliable"]["by_iteration"]
+    assert len(table) == len(points) >= 5
+    for line, point in zip(table, points):
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert cells[0] == f"{point['iteration']:,}"
+        assert [float(a) for a in cells[1].rstrip("%").split(",")] == [round(100 * a, 2) for a in point["accuracy"]]
+        assert [float(a) for a in cells[2].split(",")] == pytest.approx(point["mean_agreement"], abs=0.0006)
+        assert float(cells[3]) == pytest.approx(point["spearman"], abs=0.005)
+        assert cells[4] == (", ".join(f"seed {s}" for s in point["flagged"]) or "none")
