@@ -220,6 +220,8 @@ def score_run(run_dir: Path, iterations: str = "all", data_dir: Path | None = No
     if not available:
         raise ScoreError(f"{run_dir} has no checkpoint")
     chosen = choose_iterations(iterations, available)
+    if categories_dir is not None and Path(categories_dir).exists() and not Path(categories_dir).is_dir():
+        raise ScoreError(f"--categories_dir {categories_dir} is a file, not a folder")
 
     from bidirectional_infogan.util.tf_setup import import_tensorflow
     import_tensorflow()
