@@ -350,7 +350,7 @@ def test_trajectory_script_accuracy_health_and_where_it_writes(trained_run, mnis
     labels = mnist_labels(mnist_dir)
     for point in points:  # each checkpoint's test categories, beside the output, scoring its accuracy
         name = f"seed12345_{run_dir.name}_iteration-{point['iteration']}.npy"
-        assert point["test_categories"] == f"{tmp_path.name}/trajectory/checkpoints/{name}"
+        assert point["test_categories"] == str(tmp_path / "trajectory" / "checkpoints" / name)  # not in results/
         categories = np.load(tmp_path / "trajectory" / "checkpoints" / name)
         assert categories.dtype == np.uint8 and categories.shape == (10000,)
         assert hungarian_accuracy(categories, labels) == pytest.approx(point["accuracy"], abs=1e-9)

@@ -10,7 +10,8 @@ import pytest
 from conftest import hungarian_accuracy, mnist_test_labels
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = sorted((ROOT / "results").glob("mnist*.json"))
+# the results tables of mnist_results.py: results/mnist*.json and the sets of results/run_selection/
+RESULTS = sorted((ROOT / "results").glob("mnist*.json")) + sorted((ROOT / "results" / "run_selection").glob("*.json"))
 
 
 def runs_with_categories():
@@ -26,10 +27,28 @@ def runs_with_categories():
 def test_each_run_scores_what_its_categories_give(path, run, mnist_dir):
     categories = np.load(ROOT / run["test_categories"])
     assert categories.dtype == np.uint8 and categories.shape == (10000,)
-    assert run["test_categories"].startswith(f"results/{path.stem}/")  # beside its results file
+    assert run["test_categories"].startswith(f"{path.with_suffix('').relative_to(ROOT).as_posix()}/")  # beside it
     accuracy = hungarian_accuracy(categories, mnist_test_labels(mnist_dir))
     assert abs(100 * accuracy - 100 * run["accuracy"]) <= 0.01
     assert round((1 - accuracy) * 10000) == run["misclassified"]
+
+
+def checkpoints_with_categories():
+    for path in sorted((ROOT / "results").rglob("*trajectory_seed*.json")):
+        for point in json.loads(path.read_text())["points"]:
+            if point.get("test_categories"):
+                yield path, point
+
+
+@pytest.mark.parametrize("path,point", list(checkpoints_with_categories()),
+                         ids=lambda x: x.name if isinstance(x, Path) else str(x.get("iteration")))
+def test_each_checkpoint_scores_what_its_categories_give(path, point, mnist_dir):
+    """The trajectories' checkpoints (mnist_trajectory.py): each names its category file relative to the checkout,
+    and the file's accuracy on the test labels is the point's."""
+    assert point["test_categories"].startswith("results/")
+    categories = np.load(ROOT / point["test_categories"])
+    assert categories.dtype == np.uint8 and categories.shape == (10000,)
+    assert abs(hungarian_accuracy(categories, mnist_test_labels(mnist_dir)) - point["accuracy"]) <= 0.00005
 
 
 def test_the_reliable_results_cover_distinct_seeds():

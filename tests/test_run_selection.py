@@ -107,3 +107,18 @@ def test_bad_sets_give_one_line(mnist_dir, tmp_path):
         done = run_script("x", folder, "--output", tmp_path / "out.json", "--data_dir", mnist_dir)
         assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1
     assert not (tmp_path / "out.json").exists()
+
+
+def test_category_files_are_named_from_the_folder_that_holds_results(tmp_path):
+    """A results file anywhere under a results/ folder (results/run_selection/<set>.json too) names its category
+    files relative to the folder that holds results/, as the committed records do; elsewhere, absolutely."""
+    sys.path.insert(0, str(ROOT / "scripts" / "mnist"))
+    from mnist_results import save_test_categories
+    categories = np.arange(10, dtype=np.uint8)
+    for output, expected in ((tmp_path / "results" / "mnist.json", "results/mnist/a.npy"),
+                             (tmp_path / "results" / "run_selection" / "set.json", "results/run_selection/set/a.npy")):
+        saved = save_test_categories(categories, output.with_suffix("") / "a.npy", output)
+        assert saved == expected
+        assert np.array_equal(np.load(tmp_path / saved), categories)
+    outside = tmp_path / "elsewhere" / "set.json"
+    assert save_test_categories(categories, tmp_path / "elsewhere" / "a.npy", outside) == str(tmp_path / "elsewhere" / "a.npy")

@@ -81,13 +81,18 @@ def changed_flags(flags: dict) -> dict:
 
 def save_test_categories(categories: np.ndarray, path: Path, output: Path) -> str:
     """Save test categories (uint8, one per test image) to `path` (written whole, then renamed); returns the path
-    as the results file `output` names it: relative to the folder that holds results/, if it is inside."""
+    as the results file `output` names it: when `output` lies in a folder named results/ (at any depth, e.g.
+    results/run_selection/), relative to the folder that holds that results/, so that a checkout's records name
+    their files the same on every machine; otherwise the absolute path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npy")
     np.save(partial, categories.astype(np.uint8))
     partial.replace(path)
-    root = output.parent.parent.resolve()
-    return path.resolve().relative_to(root).as_posix() if path.resolve().is_relative_to(root) else str(path)
+    path = path.resolve()
+    results = next((folder for folder in output.resolve().parents if folder.name == "results"), None)
+    if results is not None and path.is_relative_to(results.parent):
+        return path.relative_to(results.parent).as_posix()
+    return str(path)
 
 
 def describe_run(run_dir: Path, test, output: Path) -> dict:
