@@ -132,3 +132,20 @@ def test_the_agreement_table_of_the_reliable_seeds_is_the_selection_file():
         assert [float(a) for a in cells[2].split(",")] == pytest.approx(point["mean_agreement"], abs=0.0006)
         assert float(cells[3]) == pytest.approx(point["spearman"], abs=0.005)
         assert cells[4] == (", ".join(f"seed {s}" for s in point["flagged"]) or "none")
+
+
+def test_the_precision_table_is_the_results_files():
+    """docs/training.md's MNIST rows of float32 against mixed_bfloat16 (reliable seed 1) are the two results files'
+    runs and trajectories."""
+    table = (ROOT / "docs" / "training.md").read_text().split("<!-- precision-mnist -->", 1)[1]
+    rows = [line for line in table.strip().split("\n\n", 1)[0].splitlines()[2:]]
+    assert len(rows) == 2
+    for row, name in zip(rows, ("mnist_reliable", "mnist_reliable_bf16")):
+        (run,) = [r for r in json.loads((ROOT / "results" / f"{name}.json").read_text())["runs"] if r["seed"] == 1]
+        course = json.loads((ROOT / "results" / f"{name}_trajectory_seed1.json").read_text())["points"]
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert (name == "mnist_reliable_bf16") == ("mixed_bfloat16" in cells[0])
+        assert (run.get("flags", {}).get("precision", "float32") in cells[0]) and run["iteration"] == 6000
+        assert cells[1:4] == [f"{run['accuracy']:.2%}", f"{run['nmi']:.3f}", f"{run['health']['score']:.3f}"]
+        assert cells[4] == " / ".join(f"{100 * p['accuracy']:.2f}" for p in course[:5]) + "%"
+        assert cells[5] == f"{run['train_seconds']:,.0f} s"
