@@ -149,3 +149,19 @@ def test_the_precision_table_is_the_results_files():
         assert cells[1:4] == [f"{run['accuracy']:.2%}", f"{run['nmi']:.3f}", f"{run['health']['score']:.3f}"]
         assert cells[4] == " / ".join(f"{100 * p['accuracy']:.2f}" for p in course[:5]) + "%"
         assert cells[5] == f"{run['train_seconds']:,.0f} s"
+
+
+def test_the_standin_precision_table_is_the_summary():
+    """docs/training.md's stand-in rows (float32 against mixed_bfloat16) are results/svhn_standin/summary.json's runs:
+    the first variable's accuracy and NMI at 1,000 and 2,000, the health at 2,000, and each run's precision."""
+    runs = json.loads((ROOT / "results" / "svhn_standin" / "summary.json").read_text())["runs"]
+    table = (ROOT / "docs" / "training.md").read_text().split("| table 2 on the stand-in |", 1)[1]
+    rows = table.split("\n\n", 1)[0].splitlines()[2:]
+    assert len(rows) == 2
+    for row, precision in zip(rows, ("float32", "mixed_bfloat16")):
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        run = runs[cells[0].split("`")[1]]
+        assert cells[0].startswith(precision) and f"--precision {precision}" in run["flags"]
+        points = [run["checkpoints"][i]["categorical"][0] for i in ("1000", "2000")]
+        assert cells[1:3] == [f"{p['accuracy_digit']:.1%} ({p['nmi']['digit']:.3f})" for p in points]
+        assert cells[3] == f"{run['checkpoints']['2000']['health']['score']:.3f}"
