@@ -25,16 +25,16 @@ def test_every_flag_the_readme_and_docs_name_exists():
     for script in (train_mnist.SCRIPT, train_celeba.SCRIPT, train_svhn.SCRIPT):
         known |= _option_strings(cli.build_parser(script))
     for helper in list((ROOT / "bench").glob("*.py")) + list((ROOT / "scripts").glob("*/*.py")):
-        known |= set(re.findall(r'add_argument\("(--[a-z_0-9]+)"', helper.read_text()))
+        known |= set(re.findall(r'add_argument\("(--[a-z_0-9-]+)"', helper.read_text()))
     for shell_script in (ROOT / "scripts").glob("*/*.sh"):  # case patterns, e.g. `--kills) ...`, and tests such as
         text = shell_script.read_text()                     # [ "$2" = "--figures" ]
         known |= set(re.findall(r"^\s*(--[a-z_0-9]+)\)", text, flags=re.MULTILINE))
         known |= set(re.findall(r'\[ "\$\{?[0-9]:?-?\}?" !?= "(--[a-z_0-9]+)" \]', text))
     known.add("--logdir")  # TensorBoard's own flag
-    named = set(re.findall(r"(?<![\w-])--[a-z][a-z_0-9]*", README))
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z_0-9-]*[a-z0-9]", README))
     assert len(named) > 20 and sorted(named - known) == []
     for path, text in DOCS.items():
-        named = set(re.findall(r"(?<![\w-])--[a-z][a-z_0-9]*", text))
+        named = set(re.findall(r"(?<![\w-])--[a-z][a-z_0-9-]*[a-z0-9]", text))
         assert sorted(named - known) == [], path.name
 
 

@@ -152,9 +152,9 @@ def test_the_precision_table_is_the_results_files():
 
 
 def test_the_standin_precision_table_is_the_summary():
-    """docs/training.md's stand-in rows (float32 against mixed_bfloat16) are results/svhn_standin/summary.json's runs:
+    """docs/training.md's stand-in rows (float32 against mixed_bfloat16) are results/svhn_standin/precision.json's runs:
     the first variable's accuracy and NMI at 1,000 and 2,000, the health at 2,000, and each run's precision."""
-    runs = json.loads((ROOT / "results" / "svhn_standin" / "summary.json").read_text())["runs"]
+    runs = json.loads((ROOT / "results" / "svhn_standin" / "precision.json").read_text())["runs"]
     table = (ROOT / "docs" / "training.md").read_text().split("| table 2 on the stand-in |", 1)[1]
     rows = table.split("\n\n", 1)[0].splitlines()[2:]
     assert len(rows) == 2
