@@ -165,3 +165,7 @@ def test_the_standin_precision_table_is_the_summary():
         points = [run["checkpoints"][i]["categorical"][0] for i in ("1000", "2000")]
         assert cells[1:3] == [f"{p['accuracy_digit']:.1%} ({p['nmi']['digit']:.3f})" for p in points]
         assert cells[3] == f"{run['checkpoints']['2000']['health']['score']:.3f}"
+        # its first variable's test categories at 2,000 are kept (the stand-in's labels are not in the repository)
+        categories = np.load(ROOT / run["test_categories"])
+        assert run["test_categories"].endswith("_iteration-2000.npy") and categories.dtype == np.uint8
+        assert categories.shape == (run["n_test"],) and len(np.unique(categories)) == 10
