@@ -161,6 +161,24 @@ def test_two_categories_shared_by_slant_is_flagged_and_named():
     assert sorted(m["category"] for m in found["merges"]) == [4, 9]
 
 
+def test_two_runs_that_fail_alike_are_both_flagged():
+    """Two runs that mix 4s and 9s by the same other factor agree with each other, which pulls the median of the
+    mean agreements down to them; the matched share with the medoid still flags both (robust seeds 2 and 4)."""
+    rng = np.random.default_rng(6)
+    truth = rng.integers(0, 10, N)
+    slant = rng.random(N) < 0.5  # the other factor, shared by both failures
+    mixed = truth.copy()
+    shared = np.isin(truth, [4, 9])
+    mixed[shared] = np.where(slant[shared], 4, 9)
+    runs = [noisy_copy(truth, 0.005, rng) for _ in range(3)] + [noisy_copy(mixed, 0.01, rng) for _ in range(2)]
+    report = agreement.compare_runs(runs, ["a", "b", "c", "bad1", "bad2"])
+    assert report["flagged"] == ["bad1", "bad2"]
+    assert all(run["flagged_by"] == ["medoid_matched_share"] for run in report["runs"][3:])
+    assert report["medoid"] in ("a", "b", "c")
+    # two runs: the other run is the medoid's closest, so the medoid part flags nobody
+    assert agreement.compare_runs([runs[0], runs[3]], ["a", "bad"])["flagged"] == []
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_near_identical_runs_flag_none(seed):
     """Good runs that differ by 0.5-4% of the images each, or not at all: nobody is flagged."""
@@ -296,7 +314,12 @@ def test_json_and_table(category_files, tmp_path):
     assert result["flagged"] == [names[4]] and result["runs"][4]["flagged_by"]
     (found,) = result["runs"][4]["differences"]
     assert len(found["splits"]) == len(found["merges"]) == 1
-    assert result["rule"]["text"] == agreement.RULE and set(result["thresholds"]) == set(agreement.FLOORS)
+    assert result["rule"]["text"] == agreement.RULE
+    assert set(result["thresholds"]) == set(agreement.FLOORS) | {"medoid_matched_share"}
+    medoid = int(np.argmax(mean))
+    assert [run["medoid_matched_share"] for run in result["runs"]] == pytest.approx(share[:, medoid], abs=1e-4)
+    closest = max(share[r, medoid] for r in range(5) if r != medoid)
+    assert result["thresholds"]["medoid_matched_share"] == pytest.approx(closest - agreement.MEDOID_GAP, abs=1e-4)
     table = out.splitlines()
     assert table[0].startswith("Agreement of 5 runs on the same 2000 images")
     for r, name in enumerate(names):

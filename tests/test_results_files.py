@@ -117,13 +117,14 @@ def test_the_reliable_pretrained_model_is_the_medoid_of_the_published_seeds():
     assert json.loads((folder / "config.json").read_text())["flags"]["recipe"] == "reliable"
 
 
-def test_the_agreement_table_of_the_reliable_seeds_is_the_selection_file():
-    """docs/health.md's per-checkpoint table of the reliable seeds is results/run_selection.json's set 'reliable':
+@pytest.mark.parametrize("name", ["reliable", "robust_5000"])
+def test_the_agreement_tables_are_the_selection_file(name):
+    """docs/health.md's per-checkpoint table of each set (after its marker) is results/run_selection.json's set:
     accuracies, mean AMIs, Spearman's rho and the flagged seeds of each checkpoint."""
     sets = {s["name"]: s for s in json.loads((ROOT / "results" / "run_selection.json").read_text())["sets"]}
-    doc = (ROOT / "docs" / "health.md").read_text()
+    doc = (ROOT / "docs" / "health.md").read_text().split(f"<!-- agreement-table {name} -->", 1)[1]
     table = doc.split("| iteration | accuracy of seeds 1-5 |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
-    points = sets["reliable"]["by_iteration"]
+    points = sets[name]["by_iteration"]
     assert len(table) == len(points) >= 5
     for line, point in zip(table, points):
         cells = [cell.strip() for cell in line.strip("|").split("|")]

@@ -13,10 +13,13 @@ categorical variables for every image.
   matched share   the share of images in matched categories under the one-to-one matching of the two runs'
                   categories that matches the most images (Hungarian algorithm).
   mean agreement  a run's mean AMI with the other runs. The medoid, the run with the highest, is the one to pick.
-  outlier         a run far below the others in mean AMI or in mean matched share (RULE): robust (the median
-                  and the MAD of the runs), with a floor so that a tight set of good runs flags nobody. Both,
-                  because AMI is lenient with a split (a category cut in two loses no information): a run that
-                  splits one category of ten and merges two others loses far more matched share than AMI.
+  outlier         a run far below the others in mean AMI or in mean matched share, robust (the median and the
+                  MAD of the runs) with a floor so that a tight set of good runs flags nobody; or a run whose
+                  matched share with the medoid is MEDOID_GAP or more below that of the medoid's closest run
+                  (RULE). Mean AMI and mean matched share, because AMI is lenient with a split (a category cut in
+                  two loses no information). The medoid part, because two runs that fail alike (4s and 9s split
+                  by slant) agree with each other and so pull the median of the means down to them; good runs
+                  stay within a few tenths of a percent of the images of the medoid.
   differences     what a run does differently from the medoid, read off their contingency table (SUBSTANTIAL).
 
 With several categorical variables (table-2 models) each variable of a run is compared with the best-matching
@@ -35,9 +38,11 @@ from bidirectional_infogan.evaluate import evaluation
 OUTLIER_K = 3.0  # robust standard deviations (1.4826 * MAD) below the median
 FLOORS = {"mean_agreement": 0.05, "mean_matched_share": 0.03}  # ... but never closer to the median than this
 SUBSTANTIAL = 0.20  # a share of a medoid category this large counts in a split or a merge
+MEDOID_GAP = 0.03  # ... or this much further from the medoid (matched share) than the medoid's closest run
 RULE = (f"flagged: mean AMI below median - max({OUTLIER_K:g} * 1.4826 * MAD, {FLOORS['mean_agreement']:g}) "
         f"or mean matched share below median - max({OUTLIER_K:g} * 1.4826 * MAD, "
-        f"{FLOORS['mean_matched_share']:g}); median and MAD (median absolute deviation) of each over the runs")
+        f"{FLOORS['mean_matched_share']:g}), median and MAD (median absolute deviation) of each over the runs; or "
+        f"matched share with the medoid below that of the medoid's closest run - {MEDOID_GAP:g}")
 
 
 def _table(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -93,12 +98,16 @@ def outlier_threshold(means, floor: float) -> float:
     return median - max(OUTLIER_K * 1.4826 * mad, floor)
 
 
-def outliers(means: dict) -> tuple[dict, list[list[str]]]:
-    """RULE: the threshold of each statistic in FLOORS (means[name]: one value per run), and for each run the
-    statistics it falls below (flagged if any)."""
+def outliers(means: dict, to_medoid, medoid: int) -> tuple[dict, list[list[str]]]:
+    """RULE: the threshold of each statistic in FLOORS (means[name]: one value per run) and of the matched share
+    with the medoid (to_medoid: one value per run), and for each run the statistics it falls below (flagged if
+    any). With two runs the other run is the medoid's closest, so only the means can flag."""
     thresholds = {name: outlier_threshold(means[name], floor) for name, floor in FLOORS.items()}
-    n_runs = len(means["mean_agreement"])
-    return thresholds, [[name for name in FLOORS if means[name][r] < thresholds[name]] for r in range(n_runs)]
+    closest = max(float(to_medoid[r]) for r in range(len(to_medoid)) if r != medoid)
+    thresholds["medoid_matched_share"] = closest - MEDOID_GAP
+    values = {**means, "medoid_matched_share": to_medoid}
+    return thresholds, [[name for name in thresholds if r != medoid and values[name][r] < thresholds[name]]
+                        for r in range(len(to_medoid))]
 
 
 def differences(run, medoid) -> dict:
@@ -154,7 +163,10 @@ def compare_runs(categories, names) -> dict:
         variables.append({"variable": v + 1, "ami": _rounded(ami_v), "matched_share": _rounded(share_v),
                           "best_match": (best[v] + 1).tolist(), **{k: _rounded(x) for k, x in means_v.items()}})
     medoid = int(np.argmax(means["mean_agreement"]))
-    thresholds, below = outliers(means)
+    # each run's variables against their best matches among the medoid's, averaged over the variables
+    to_medoid = np.array([np.mean([share[r, medoid, v, best[v][r, medoid]] for v in range(n_variables)])
+                          for r in range(n_runs)])
+    thresholds, below = outliers(means, to_medoid, medoid)
     per_run = []
     for r in range(n_runs):
         differs = []
@@ -163,11 +175,13 @@ def compare_runs(categories, names) -> dict:
             if found["splits"] or found["merges"]:
                 differs.append({"variable": v + 1, "medoid_variable": int(best[v][r, medoid]) + 1, **found})
         per_run.append({"name": names[r], **{k: round(float(x[r]), 4) for k, x in means.items()},
+                        "medoid_matched_share": round(float(to_medoid[r]), 4),
                         "flagged": bool(below[r]), "flagged_by": below[r], "differences": differs})
     return {"n_images": len(runs[0]), "n_variables": n_variables, "runs": per_run, "medoid": names[medoid],
             "thresholds": {k: round(t, 4) for k, t in thresholds.items()},
             "flagged": [run["name"] for run in per_run if run["flagged"]],
-            "rule": {"text": RULE, "k": OUTLIER_K, "floors": FLOORS, "substantial_share": SUBSTANTIAL},
+            "rule": {"text": RULE, "k": OUTLIER_K, "floors": FLOORS, "medoid_gap": MEDOID_GAP,
+                     "substantial_share": SUBSTANTIAL},
             "variables": variables}
 
 
@@ -183,20 +197,23 @@ def agreement_lines(report: dict) -> list[str]:
     width = max(len("run"), *(len(run["name"]) for run in runs))
     lines = [f"Agreement of {len(runs)} runs on the same {report['n_images']} images (labels not read; "
              f"docs/health.md, 'Choosing among several runs'):",
-             f"  {'#':>2}  {'run':<{width}}  {'mean AMI':>8}  {'matched':>7}"
+             f"  {'#':>2}  {'run':<{width}}  {'mean AMI':>8}  {'matched':>7}  {'medoid':>6}"
              + "".join(f"{'c' + str(v['variable']):>7}" for v in variables if several) + "  flagged"]
-    names = {"mean_agreement": "AMI", "mean_matched_share": "matched share"}
+    names = {"mean_agreement": "AMI", "mean_matched_share": "matched share", "medoid_matched_share": "medoid"}
     for r, run in enumerate(runs):
         per_variable = "".join(f"{v['mean_agreement'][r]:>7.3f}" for v in variables if several)
         flag = f"FLAGGED ({', '.join(names[k] for k in run['flagged_by'])})" if run["flagged"] else ""
         lines.append(f"  {r + 1:>2}  {run['name']:<{width}}  {run['mean_agreement']:>8.3f}  "
-                     f"{run['mean_matched_share']:>7.3f}{per_variable}  {flag}".rstrip())
+                     f"{run['mean_matched_share']:>7.3f}  {run['medoid_matched_share']:>6.3f}{per_variable}  "
+                     f"{flag}".rstrip())
     if several:
         lines.append("  (cV: mean AMI of the run's variable V with the best-matching variable of each other run)")
+    lines.append("  (matched: mean matched share with the other runs; medoid: matched share with the medoid)")
     thresholds = report["thresholds"]
     lines += [f"Medoid, the run the others agree with most (the one to pick): {report['medoid']}",
-              f"Outlier rule: {report['rule']['text']}; here mean AMI below {thresholds['mean_agreement']:.3f} or "
-              f"mean matched share below {thresholds['mean_matched_share']:.3f}"]
+              f"Outlier rule: {report['rule']['text']}; here mean AMI below {thresholds['mean_agreement']:.3f}, "
+              f"mean matched share below {thresholds['mean_matched_share']:.3f} or matched share with the medoid "
+              f"below {thresholds['medoid_matched_share']:.3f}"]
     for run in runs:
         if run["differences"]:
             lines.append(f"{run['name']}{' (flagged)' if run['flagged'] else ''} against the medoid:")
