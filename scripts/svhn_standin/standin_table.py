@@ -53,6 +53,19 @@ def table(summary: dict) -> str:
     return "\n".join([HEADER] + [row(iteration, point) for iteration, point in points])
 
 
+def recall_table(summary: dict) -> str:
+    """The first categorical variable per checkpoint: its accuracy under the best one-to-one mapping and each
+    digit's recall under that mapping (a digit split over two values or merged with another falls short)."""
+    lines = ["| iteration | c1 accuracy | recall of 0, 1, ..., 9 | lowest |", "| --- | --- | --- | --- |"]
+    for iteration, point in sorted(summary["checkpoints"].items(), key=lambda item: int(item[0])):
+        first = point["categorical"][0]
+        recall = [r for r in first["per_digit_recall"] if r is not None]
+        lines.append(f"| {iteration} | {first['accuracy_digit']:.1%} | "
+                     f"{', '.join(_number(r, '.0%') for r in first['per_digit_recall'])} | "
+                     f"{min(recall):.1%} (digit {first['per_digit_recall'].index(min(recall))}) |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(allow_abbrev=False, prog=PROGRAM, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -66,6 +79,10 @@ def main(argv=None) -> int:
     if args.run not in runs:
         fail(f"no run {args.run} in {args.summary}; it has {', '.join(runs) or 'none'}", PROGRAM)
     print(table(runs[args.run]))
+    if runs[args.run]["checkpoints"] and all("per_digit_recall" in point["categorical"][0]
+                                             for point in runs[args.run]["checkpoints"].values()):
+        print()
+        print(recall_table(runs[args.run]))
     return 0
 
 
