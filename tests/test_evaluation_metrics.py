@@ -312,3 +312,24 @@ def test_an_over_clustered_variable_is_read_many_to_one():
     assert any("many-to-one accuracy" in line for line in lines)
     result["variables"] = [plain]
     assert not any("many-to-one" in line for line in scoring.variable_lines(result))
+
+
+@pytest.mark.parametrize("n_codes, n_labels, n, seed", [(20, 10, 500, 0), (7, 10, 60, 1), (12, 3, 40, 2), (30, 3, 20, 3)])
+def test_majority_mapping_reads_each_code_as_its_most_common_label(n_codes, n_labels, n, seed):
+    """Counted per code by hand: the mapped label is one of the most common labels of the code's samples (ties
+    may go either way), a code no sample takes maps to -1; the reading's accuracy is then the purity."""
+    rng = np.random.default_rng(seed)
+    codes, labels = rng.integers(0, n_codes, n), rng.integers(0, n_labels, n)
+    mapping = ev.majority_mapping(codes, labels, n_codes, n_labels)
+    assert sorted(mapping) == list(range(n_codes))
+    right = 0
+    for code in range(n_codes):
+        members = [int(label) for c, label in zip(codes, labels) if c == code]
+        if not members:
+            assert mapping[code] == -1
+            continue
+        most = max(members.count(label) for label in set(members))
+        assert members.count(mapping[code]) == most
+        right += most
+    assert np.mean(ev.apply_mapping(codes, mapping) == labels) == pytest.approx(right / n, abs=1e-12)
+    assert ev.purity(codes, labels, n_codes, n_labels) == pytest.approx(right / n, abs=1e-12)

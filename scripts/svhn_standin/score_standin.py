@@ -10,7 +10,9 @@ factors_test.npz; default 10,000 of them, 0: all), from E's codes in inference m
 categorical variable (its value: the argmax of E's softmax); "used" is the number of values E gives the images:
   acc digit  accuracy against the digit under the best one-to-one mapping of its values to digits (Hungarian
              algorithm; evaluation.score_categorical_variables); in --json also per_digit_recall, each digit's
-             share of images read as that digit under the same mapping
+             share of images read as that digit under the same mapping; a variable with more values than
+             digits (--first_categorical_values) is read many-to-one as well (each value as its most common
+             digit: "acc digit (many-to-one)", in --json many_to_one with its accuracy, per_digit_recall, mapping)
   NMI        normalised mutual information (evaluation.normalized_mutual_information: I / mean of the two
              entropies) with every factor below: the discrete ones as they are, the continuous ones and the
              angle cut into 10 quantile bins of the scored images (fewer where values tie: most crops have no
@@ -134,6 +136,8 @@ def table(point: dict) -> list[str]:
              f"  {'categorical':<{LABEL_WIDTH}}" + "".join(f"{e['variable']:>8}" for e in cat),
              f"  {'values used':<{LABEL_WIDTH}}" + "".join(f"{e['values_used']:>8}" for e in cat),
              _row("acc digit", [e["accuracy_digit"] for e in cat], ".1%")]
+    if any("many_to_one" in e for e in cat):  # more values than digits: each value read as its most common digit
+        lines.append(_row("acc digit (many-to-one)", [e.get("many_to_one", {}).get("accuracy") for e in cat], ".1%"))
     for name in NMI_FACTORS:
         label = f"NMI {name}" + (" (coloured)" if name in HUE_SATURATION else " (bins)" if name in BINNED else "")
         lines.append(_row(label, [e["nmi"][name] for e in cat], ".3f"))

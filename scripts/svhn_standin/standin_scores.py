@@ -94,6 +94,16 @@ def per_digit_recall(values: np.ndarray, digits: np.ndarray, n_values: int, mapp
     return [None if np.isnan(recall) else recall for recall in report["per_class_accuracy"]]
 
 
+def many_to_one_reading(values: np.ndarray, digits: np.ndarray, n_values: int) -> dict:
+    """A variable with more values than digits read many-to-one (each value as its most common digit):
+    its accuracy, each digit's recall and the mapping (value -> digit, -1 for an unused value)."""
+    mapping = evaluation.majority_mapping(values, digits, n_values, 10)
+    read = evaluation.apply_mapping(values, mapping)
+    recall = [float(np.mean(read[digits == d] == d)) if np.any(digits == d) else None for d in range(10)]
+    return {"accuracy": float(np.mean(read == digits)), "per_digit_recall": recall,
+            "mapping": {str(k): v for k, v in mapping.items()}}
+
+
 def quantile_bins(values, n_bins: int = N_BINS) -> np.ndarray:
     """Bin index 0..n_bins-1 of each value, the bins cut at the values' own quantiles (equal counts); tied
     quantiles merge bins, so a factor that is 0 for most images gets fewer."""
@@ -143,6 +153,8 @@ def score_codes(cfg, codes: np.ndarray, factors: dict) -> dict:
         entry = categorical_entry(score, values, nmi)
         entry["per_digit_recall"] = per_digit_recall(values, np.asarray(factors["digit"]), n_values,
                                                      score["mapping"])
+        if n_values > 10:
+            entry["many_to_one"] = many_to_one_reading(values, np.asarray(factors["digit"]), n_values)
         categorical.append(entry)
     continuous = []
     for j in range(parts.continuous.shape[1]):

@@ -23,6 +23,8 @@ place of their earlier ones.
                              scores written before score_standin.py recorded them
   per_digit_recall           the first categorical variable's share of each digit's test images read as that
                              digit under its best one-to-one mapping, at scored_iteration
+  many_to_one                only for a first variable with more values than digits: its accuracy,
+                             per_digit_recall and mapping with each value read as its most common digit
   test_categories            with --categories_dir: the file of the first variable's value of each scored test
                              image at scored_iteration (uint8 .npy, test_32x32.mat order; null without one)
   iterations                 the run's last checkpoint
@@ -148,6 +150,8 @@ def summarize(scores: dict, run_dir: Path, config_flags: dict | None = None,
             "iterations": max(available) if available else None,
             "scored_iteration": last["iteration"], **best_scores(last),
             "per_digit_recall": last["categorical"][0].get("per_digit_recall"),
+            **({"many_to_one": last["categorical"][0]["many_to_one"]} if "many_to_one" in last["categorical"][0]
+               else {}),
             "test_categories": relative_path(str(categories.resolve())) if categories and categories.is_file()
             else None,
             "diversity_final_over_peak": health.get("diversity_final_over_peak"),

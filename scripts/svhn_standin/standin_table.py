@@ -6,6 +6,9 @@ RUN is the run folder's name (a key of the summary's "runs"; printed with the na
 Columns, per scored checkpoint: G's diversity and the health score of the health record (health.jsonl), the best
 categorical variable's NMI with the digit and its accuracy under the best mapping, and the factor other than the
 digit that a categorical variable (NMI) or a continuous one (|r|, or eta for a nominal factor) follows most.
+Then, where the summary has them, the first categorical variable's per-digit recall under its best one-to-one
+mapping and, for a variable with more values than digits, under the many-to-one reading (each value read as its
+most common digit; the last column: how many values read as each digit).
 """
 
 from __future__ import annotations
@@ -66,6 +69,22 @@ def recall_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def many_to_one_table(summary: dict) -> str:
+    """recall_table for a first variable with more values than digits, each value read as its most common
+    digit: a digit split over several values is whole again; two digits that share a value still fall short."""
+    lines = ["| iteration | c1 accuracy, many-to-one | recall of 0, 1, ..., 9 | lowest | values per digit |",
+             "| --- | --- | --- | --- | --- |"]
+    for iteration, point in sorted(summary["checkpoints"].items(), key=lambda item: int(item[0])):
+        reading = point["categorical"][0]["many_to_one"]
+        recall = [r for r in reading["per_digit_recall"] if r is not None]
+        per_digit = [sum(1 for digit in reading["mapping"].values() if digit == d) for d in range(10)]
+        lines.append(f"| {iteration} | {reading['accuracy']:.1%} | "
+                     f"{', '.join(_number(r, '.0%') for r in reading['per_digit_recall'])} | "
+                     f"{min(recall):.1%} (digit {reading['per_digit_recall'].index(min(recall))}) | "
+                     f"{', '.join(map(str, per_digit))} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(allow_abbrev=False, prog=PROGRAM, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,6 +102,10 @@ def main(argv=None) -> int:
                                              for point in runs[args.run]["checkpoints"].values()):
         print()
         print(recall_table(runs[args.run]))
+    if runs[args.run]["checkpoints"] and all("many_to_one" in point["categorical"][0]
+                                             for point in runs[args.run]["checkpoints"].values()):
+        print()
+        print(many_to_one_table(runs[args.run]))
     return 0
 
 

@@ -28,6 +28,14 @@ def hungarian_mapping(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_lab
     return mapping
 
 
+def majority_mapping(codes: np.ndarray, labels: np.ndarray, n_codes: int, n_labels: int) -> dict[int, int]:
+    """The many-to-one code -> label mapping: each code read as its most common label (-1 for a code no sample
+    takes). With more codes than labels (over-clustering) a label may have several codes; two labels that share
+    a code still lose the rarer one's samples, as in the one-to-one mapping."""
+    counts = contingency(codes, labels, n_codes, n_labels)
+    return {code: int(counts[code].argmax()) if counts[code].any() else -1 for code in range(n_codes)}
+
+
 def encodings_from_mapping(mapping: dict[int, int], n_labels: int) -> list[int]:
     """The original's encodings.txt form: entry i is the code that stands for label i."""
     inverse = {label: code for code, label in mapping.items() if label >= 0}
