@@ -292,15 +292,17 @@ def test_the_standin_tables_are_the_measured_ones():
 def test_the_standin_checkpoint_tables_are_the_summarys():
     """Every run of results/svhn_standin/summary.json has its per-checkpoint table in docs/svhn-standin-runs.md,
     row for row as scripts/svhn_standin/standin_table.py makes it from the summary; a run on the SVHN-prior
-    stand-in also its table of per-digit recall."""
+    stand-in also its table of per-digit recall (and, with more values than digits, its many-to-one table)."""
     import json
-    from standin_table import recall_table, table  # each scripts/ folder is on the path (pyproject.toml)
+    from standin_table import many_to_one_table, recall_table, table  # scripts/ folders are on the path
     runs = json.loads((ROOT / "results" / "svhn_standin" / "summary.json").read_text())["runs"]
     doc = DOCS[ROOT / "docs" / "svhn-standin-runs.md"]
     for name, run in runs.items():
         assert table(run) in doc, f"the table of {name} ({run['flags']}) is not in the doc as the summary has it"
         if run.get("label_prior") == "svhn":
             assert recall_table(run) in doc, f"the per-digit recall of {name} is not in the doc as the summary has it"
+        if all("many_to_one" in point["categorical"][0] for point in run["checkpoints"].values()):
+            assert many_to_one_table(run) in doc, f"the many-to-one recall of {name} is not in the doc"
 
 
 def test_the_robust_mode_course_is_the_measured_one():
