@@ -56,16 +56,20 @@ def table(summary: dict) -> str:
     return "\n".join([HEADER] + [row(iteration, point) for iteration, point in points])
 
 
+def _recall_cells(per_digit_recall: list) -> str:
+    """The recall of 0, 1, ..., 9 and the lowest one with its digit (a digit without test images: '-')."""
+    known = [r for r in per_digit_recall if r is not None]
+    return (f"{', '.join(_number(r, '.0%') for r in per_digit_recall)} | "
+            f"{min(known):.1%} (digit {per_digit_recall.index(min(known))})")
+
+
 def recall_table(summary: dict) -> str:
     """The first categorical variable per checkpoint: its accuracy under the best one-to-one mapping and each
     digit's recall under that mapping (a digit split over two values or merged with another falls short)."""
     lines = ["| iteration | c1 accuracy | recall of 0, 1, ..., 9 | lowest |", "| --- | --- | --- | --- |"]
     for iteration, point in sorted(summary["checkpoints"].items(), key=lambda item: int(item[0])):
         first = point["categorical"][0]
-        recall = [r for r in first["per_digit_recall"] if r is not None]
-        lines.append(f"| {iteration} | {first['accuracy_digit']:.1%} | "
-                     f"{', '.join(_number(r, '.0%') for r in first['per_digit_recall'])} | "
-                     f"{min(recall):.1%} (digit {first['per_digit_recall'].index(min(recall))}) |")
+        lines.append(f"| {iteration} | {first['accuracy_digit']:.1%} | {_recall_cells(first['per_digit_recall'])} |")
     return "\n".join(lines)
 
 
@@ -76,11 +80,8 @@ def many_to_one_table(summary: dict) -> str:
              "| --- | --- | --- | --- | --- |"]
     for iteration, point in sorted(summary["checkpoints"].items(), key=lambda item: int(item[0])):
         reading = point["categorical"][0]["many_to_one"]
-        recall = [r for r in reading["per_digit_recall"] if r is not None]
         per_digit = [sum(1 for digit in reading["mapping"].values() if digit == d) for d in range(10)]
-        lines.append(f"| {iteration} | {reading['accuracy']:.1%} | "
-                     f"{', '.join(_number(r, '.0%') for r in reading['per_digit_recall'])} | "
-                     f"{min(recall):.1%} (digit {reading['per_digit_recall'].index(min(recall))}) | "
+        lines.append(f"| {iteration} | {reading['accuracy']:.1%} | {_recall_cells(reading['per_digit_recall'])} | "
                      f"{', '.join(map(str, per_digit))} |")
     return "\n".join(lines)
 
