@@ -123,6 +123,7 @@ class ModelConfig:
 
 D_BATCH_STATISTICS = ("separate", "joint")
 CATEGORICAL_PRIORS = ("uniform", "learned")
+BALANCE_TARGETS = ("uniform", "learned", "floor")
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,8 @@ class TrainConfig:
     # The categorical prior of the first real_terms_variables variables (all, at 0): "uniform" (the paper: G draws
     # each value equally often) or "learned" (G draws them as often as E finds them in real images, a moving average
     # of E's mean prediction kept at least prior_floor / K per value; losses.updated_prior). balance_target
-    # "learned" aims the balance term at that prior instead of the uniform one.
+    # "learned" aims the balance term at that prior instead of the uniform one; "floor" penalises only the values
+    # E uses less than prior_floor / K (losses.balance_floor_loss), leaving a skewed use of the others free.
     categorical_prior: str = "uniform"
     prior_floor: float = 0.5
     balance_target: str = "uniform"
@@ -197,19 +199,25 @@ class TrainConfig:
         if self.consistency_augment not in AUGMENTATIONS:
             raise ConfigError(f"consistency_augment must be one of {', '.join(AUGMENTATIONS)}, "
                               f"got {self.consistency_augment}")
-        for name in ("categorical_prior", "balance_target"):
-            if getattr(self, name) not in CATEGORICAL_PRIORS:
-                raise ConfigError(f"{name} must be one of {', '.join(CATEGORICAL_PRIORS)}, got {getattr(self, name)}")
+        if self.categorical_prior not in CATEGORICAL_PRIORS:
+            raise ConfigError(f"categorical_prior must be one of {', '.join(CATEGORICAL_PRIORS)}, "
+                              f"got {self.categorical_prior}")
+        if self.balance_target not in BALANCE_TARGETS:
+            raise ConfigError(f"balance_target must be one of {', '.join(BALANCE_TARGETS)}, got {self.balance_target}")
         if not 0 <= self.prior_floor <= 1:
             raise ConfigError(f"prior_floor must be in [0, 1], got {self.prior_floor}")
         if self.balance_target == "learned" and self.categorical_prior != "learned":
             raise ConfigError("--balance_target learned aims the balance term at the learned prior: it needs "
                               "--categorical_prior learned")
-        if self.balance_target == "learned" and self.balance_weight == 0:
-            raise ConfigError("--balance_target learned aims the balance term, which is off: it needs "
-                              "--balance_weight above 0")
-        if self.prior_floor != TrainConfig.prior_floor and self.categorical_prior != "learned":
-            raise ConfigError("--prior_floor is the floor of the learned prior: it needs --categorical_prior learned")
+        if self.balance_target != "uniform" and self.balance_weight == 0:
+            raise ConfigError(f"--balance_target {self.balance_target} changes the balance term, which is off: it "
+                              "needs --balance_weight above 0")
+        if self.prior_floor != TrainConfig.prior_floor and self.categorical_prior != "learned" \
+                and self.balance_target != "floor":
+            raise ConfigError("--prior_floor is the floor of the learned prior or of --balance_target floor: it "
+                              "needs --categorical_prior learned or --balance_target floor")
+        if self.balance_target == "floor" and self.prior_floor == 0:
+            raise ConfigError("--balance_target floor with --prior_floor 0 penalises nothing: give a floor above 0")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision}")
         if not 0 <= self.seed < 2 ** 32:

@@ -91,6 +91,20 @@ def balance_loss(probabilities, targets=None):
     return total
 
 
+def balance_floor_loss(probabilities, floor: float):
+    """--balance_target floor: E's mean prediction over the batch penalised only where a value gets less than
+    floor / K: per variable, the sum over those values of (floor / K) * ln((floor / K) / mean), the positive terms of
+    KL(floor / K everywhere || mean). 0 for any use of the values that gives each floor / K or more, a skewed one
+    such as SVHN's digit frequencies included; large when a value fades, where the term of KL(mean || target)
+    for that value tends to 0 (--balance_target learned let a value fade to 1.7% of the images)."""
+    total = 0.0
+    for p in probabilities:
+        mean = tf.reduce_mean(p, axis=0)
+        level = floor / tf.cast(tf.shape(p)[1], p.dtype)
+        total += tf.reduce_sum(level * tf.nn.relu(tf.math.log(level) - safe_log(mean)))
+    return total
+
+
 PRIOR_RATE = 0.01  # the learned prior's moving average: about the last 100 batches' mean prediction
 
 

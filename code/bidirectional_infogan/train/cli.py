@@ -15,8 +15,9 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bidirectional_infogan.model.config import (ACTIVATIONS, AUGMENTATIONS, CATEGORICAL_PRIORS, D_BATCH_STATISTICS,
-                                                INITIALISATIONS, PRECISIONS, ConfigError, RunConfig, TrainConfig)
+from bidirectional_infogan.model.config import (ACTIVATIONS, AUGMENTATIONS, BALANCE_TARGETS, CATEGORICAL_PRIORS,
+                                                D_BATCH_STATISTICS, INITIALISATIONS, PRECISIONS, ConfigError,
+                                                RunConfig, TrainConfig)
 from bidirectional_infogan.runs.run_folder import (RunFolderError, create_run_folder, list_checkpoints,
                                                    load_run_config, lock_run_folder, record_command,
                                                    write_run_files)
@@ -120,11 +121,13 @@ def build_parser(dataset: Dataset) -> argparse.ArgumentParser:
                              f"{d['categorical_prior']})")
     opt_in.add_argument("--prior_floor", type=non_negative_float, metavar="F",
                         help="with --categorical_prior learned, every value keeps at least F / K of the prior, "
-                             f"so that it cannot collapse onto one value (default {d['prior_floor']})")
-    opt_in.add_argument("--balance_target", choices=CATEGORICAL_PRIORS,
+                             "so that it cannot collapse onto one value; with --balance_target floor, the share "
+                             f"F / K under which E's use of a value is penalised (default {d['prior_floor']})")
+    opt_in.add_argument("--balance_target", choices=BALANCE_TARGETS,
                         help="what --balance_weight makes E's mean prediction on real images equal: 'uniform' "
-                             "or 'learned' (the learned prior; needs --categorical_prior learned) (default "
-                             f"{d['balance_target']})")
+                             "or 'learned' (the learned prior; needs --categorical_prior learned); or 'floor': "
+                             "only values used less than --prior_floor / K are penalised, so that classes of "
+                             f"unequal frequency can keep them (default {d['balance_target']})")
     opt_in.add_argument("--d_r1", type=non_negative_float, metavar="GAMMA",
                         help="R1 gradient penalty on D: GAMMA / 2 times the squared gradient of D's logit with "
                              f"respect to the real pairs (default {d['d_r1']})")
