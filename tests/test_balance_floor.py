@@ -54,7 +54,7 @@ def test_a_skewed_use_of_the_values_costs_nothing_where_the_uniform_term_does():
     gradient = tape.gradient(floor_term, skewed)
     assert gradient is None or not np.any(gradient.numpy())
     uniform_term = float(losses.balance_loss([tf.constant(p)]))
-    expected_uniform = np.log(10) + np.sum(p.mean(0) * np.log(p.mean(0)))  # ln K - H(mean), the paper-free term
+    expected_uniform = np.log(10) + np.sum(p.mean(0) * np.log(p.mean(0)))  # the uniform term: ln K - H(mean)
     assert uniform_term == pytest.approx(expected_uniform, rel=1e-4) and expected_uniform > 0.04
 
 

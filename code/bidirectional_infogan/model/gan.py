@@ -135,12 +135,11 @@ class BidirectionalInfoGAN:
                 extra["consistency"] = losses.consistency_loss(
                     real_categorical, latent.split_latent(cfg, augmented_code).categorical[acted_on])
                 g_loss += tcfg.consistency_weight * extra["consistency"]
-            if tcfg.balance_weight > 0 and tcfg.balance_target == "floor":
-                extra["balance"] = losses.balance_floor_loss(real_categorical, tcfg.prior_floor)
-                g_loss += tcfg.balance_weight * extra["balance"]
-            elif tcfg.balance_weight > 0:
-                extra["balance"] = losses.balance_loss(
-                    real_categorical, self.categorical_priors if tcfg.balance_target == "learned" else None)
+            if tcfg.balance_weight > 0:
+                extra["balance"] = (
+                    losses.balance_floor_loss(real_categorical, tcfg.prior_floor) if tcfg.balance_target == "floor"
+                    else losses.balance_loss(
+                        real_categorical, self.categorical_priors if tcfg.balance_target == "learned" else None))
                 g_loss += tcfg.balance_weight * extra["balance"]
             if tcfg.confidence_weight > 0:
                 extra["confidence"] = losses.confidence_loss(real_categorical)
